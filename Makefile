@@ -1,0 +1,42 @@
+# The README's two commands. Each is complete on a fresh machine of this kind:
+#   make run   set up everything, then serve the course on http://127.0.0.1:8000
+#   make test  set up everything (Chromium included), then run every test
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: run test setup system-test-deps clean
+
+run: setup
+	$(VENV)/bin/course serve --host $(HOST) --port $(PORT)
+
+test: setup system-test-deps
+	$(PY) -m pytest
+
+setup: $(VENV)/.installed node_modules/.installed
+
+# torch first and pinned: this kind of machine has the 2.13.0 CPU wheel on disk (PIP_FIND_LINKS);
+# with it installed, the project's torch range adds nothing and pip never pulls a CUDA build.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet 'torch==2.13.0'
+	$(PIP) install --quiet -e '.[labs,postgres,dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+# Debian's Chromium for the browser tests (never `playwright install`).
+system-test-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing Debian chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+clean:
+	rm -rf $(VENV) node_modules data test-artifacts

@@ -1,0 +1,67 @@
+"""One error type and one handler: JSON under /api, an HTML fragment for htmx, a page otherwise.
+
+Bad input is never a 500: validation errors are turned into a sentence naming the field, and any
+unexpected exception is logged and answered with a plain apology, never a traceback.
+"""
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("course")
+
+TITLES = {400: "Bad request", 404: "Not found", 405: "Method not allowed", 422: "Invalid input", 500: "Server error"}
+
+
+class AppError(Exception):
+    """An error meant for the person who caused it: a status and a sentence."""
+
+    def __init__(self, status_code: int, detail: str):
+        super().__init__(detail)
+        self.status_code = status_code
+        self.detail = detail
+
+
+def describe_validation_errors(errors) -> str:
+    """'option: Field required; …' from pydantic/FastAPI error dicts (location without 'body'/'query')."""
+    parts = []
+    for error in errors:
+        loc = [str(x) for x in error.get("loc", ()) if x not in ("body", "query", "path")]
+        field = ".".join(loc) or "request"
+        parts.append(f"{field}: {error.get('msg', 'invalid value')}")
+    return "; ".join(parts)
+
+
+def error_response(request: Request, status_code: int, detail: str) -> Response:
+    if request.url.path.startswith("/api/") or request.url.path == "/healthz":
+        return JSONResponse({"detail": detail}, status_code=status_code)
+    templates = request.app.state.templates
+    context = {"status_code": status_code, "title": TITLES.get(status_code, "Error"), "detail": detail}
+    if request.headers.get("HX-Request"):
+        return templates.TemplateResponse(request, "_error.html", context, status_code=status_code)
+    return templates.TemplateResponse(request, "error.html", context, status_code=status_code)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(request: Request, exc: AppError):
+        return error_response(request, exc.status_code, exc.detail)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException):
+        detail = exc.detail if isinstance(exc.detail, str) else "Request failed"
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"There is no page at {request.url.path}."
+        return error_response(request, exc.status_code, detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError):
+        return error_response(request, 422, describe_validation_errors(exc.errors()))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(request, 500, "Something went wrong on our side. It has been logged.")

@@ -1,0 +1,1 @@
+"""HTTP routers, one concern each; handlers parse, call one function and render."""

@@ -1,0 +1,82 @@
+"""JSON API for the course content: chapter list, quizzes without answers, and grading."""
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from app.deps import ChapterDep, CourseDep, SessionsDep
+from app.learners import LearnerId
+from app.progress import course_progress, record_answer
+from app.quiz import grade
+
+router = APIRouter(prefix="/api", tags=["chapters"])
+
+
+class AnswerIn(BaseModel):
+    option: str
+
+
+class AnswerOut(BaseModel):
+    correct: bool
+    correct_option: str
+    explanation: str
+
+
+@router.get("/chapters")
+def read_chapters(course: CourseDep) -> list[dict]:
+    """Every chapter in order, with its simulations and quiz size."""
+    return [
+        {
+            "number": c.number,
+            "slug": c.slug,
+            "title": c.title,
+            "url": c.url,
+            "promise": c.meta.promise,
+            "simulations": [s.name for s in c.meta.simulations],
+            "quiz_count": len(c.meta.quiz),
+        }
+        for c in course.chapters
+    ]
+
+
+@router.get("/chapters/{slug}/quiz")
+def read_quiz(chapter: ChapterDep) -> dict:
+    """The chapter's questions and options; answers stay on the server until answered."""
+    return {
+        "questions": [
+            {"id": q.id, "prompt": q.prompt, "options": [{"id": o.id, "text": o.text} for o in q.options]}
+            for q in chapter.meta.quiz
+        ]
+    }
+
+
+@router.post("/chapters/{slug}/quiz/{question_id}")
+def create_answer(
+    chapter: ChapterDep, question_id: str, answer: AnswerIn, sessions: SessionsDep, learner: LearnerId
+) -> AnswerOut:
+    """Grade an answer, record it for this learner and explain the chosen option."""
+    graded = grade(chapter, question_id, answer.option)
+    record_answer(sessions, learner, chapter.slug, question_id, graded.chosen.id, graded.correct)
+    return AnswerOut(
+        correct=graded.correct,
+        correct_option=graded.question.correct_option.id,
+        explanation=graded.chosen.explanation,
+    )
+
+
+@router.get("/me/progress")
+def read_my_progress(course: CourseDep, sessions: SessionsDep, learner: LearnerId) -> dict:
+    """This browser's progress per chapter."""
+    progress = course_progress(sessions, learner)
+    chapters = []
+    for c in course.chapters:
+        p = progress.get(c.slug)
+        chapters.append(
+            {
+                "slug": c.slug,
+                "opened": bool(p and p.opened),
+                "answered": p.answered if p else 0,
+                "correct": p.correct if p else 0,
+                "quiz_count": len(c.meta.quiz),
+            }
+        )
+    return {"chapters": chapters}

@@ -1,0 +1,56 @@
+"""The course pages: the home page with progress, and one page per chapter."""
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from app.content import Chapter
+from app.deps import ChapterDep, CourseDep, SessionsDep
+from app.learners import LearnerId, learner_id
+from app.progress import course_progress, latest_answers, record_visit
+from app.simulation_views import mount_simulations
+
+router = APIRouter(tags=["pages"])
+
+
+@router.get("/", response_class=HTMLResponse)
+def read_home(request: Request, course: CourseDep, sessions: SessionsDep, learner: LearnerId):
+    """The chapter list with this learner's progress."""
+    progress = course_progress(sessions, learner)
+    total_questions = sum(len(c.meta.quiz) for c in course.chapters)
+    correct = sum(p.correct for p in progress.values())
+    opened = sum(1 for p in progress.values() if p.opened)
+    return request.app.state.templates.TemplateResponse(
+        request,
+        "home.html",
+        {
+            "course": course,
+            "progress": progress,
+            "totals": {"opened": opened, "correct": correct, "questions": total_questions},
+        },
+    )
+
+
+@router.get("/chapters/{slug}", response_class=HTMLResponse)
+def read_chapter(request: Request, chapter: ChapterDep):
+    """One chapter: text, simulations at their defaults, quiz with any earlier answers, navigation."""
+    return render_chapter(request, chapter, states={})
+
+
+def render_chapter(request: Request, chapter: Chapter, states: dict[str, dict[str, str]]):
+    """The chapter page with its simulations at `states` (name → query); records the visit."""
+    app = request.app
+    course, sessions, learner = app.state.course, app.state.sessions, learner_id(request)
+    record_visit(sessions, learner, chapter.slug)
+    previous, following = course.neighbours(chapter)
+    return app.state.templates.TemplateResponse(
+        request,
+        "chapter.html",
+        {
+            "chapter": chapter,
+            "chapter_html": mount_simulations(app.state.templates, request, chapter, states),
+            "course": course,
+            "previous": previous,
+            "next": following,
+            "answers": latest_answers(sessions, learner, chapter.slug),
+        },
+    )
