@@ -30,6 +30,7 @@ LABEL org.opencontainers.image.title="Fine-Tuning in Practice" \
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     COURSE_DATA_DIR=/data \
+    PYTHONPATH=/srv/course \
     COURSE_NODE_MODULES_DIR=/srv/course/node_modules \
     HF_HUB_OFFLINE=1 \
     OPENBLAS_NUM_THREADS=1
@@ -59,6 +60,7 @@ RUN python3 -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     COURSE_DATA_DIR=/data \
+    PYTHONPATH=/srv/course \
     COURSE_NODE_MODULES_DIR=/srv/course/node_modules \
     HF_HUB_OFFLINE=1 \
     OPENBLAS_NUM_THREADS=1

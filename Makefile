@@ -11,7 +11,9 @@ PORT   ?= 8000
 
 .PHONY: run test setup system-test-deps clean
 
+# The offline default base model is built once into data/models/tiny (about 2 minutes on 2 cores; cached).
 run: setup
+	$(VENV)/bin/course-lab base build
 	$(VENV)/bin/course serve --host $(HOST) --port $(PORT)
 
 test: setup system-test-deps
@@ -25,18 +27,22 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet 'torch==2.13.0'
-	$(PIP) install --quiet -e '.[labs,postgres,dev]'
+	$(PIP) install --quiet -e '.[labs,postgres,ray,dev]'
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
-# Debian's Chromium for the browser tests (never `playwright install`).
+# Debian's Chromium for the browser tests (never `playwright install`), and Debian's PostgreSQL server
+# binaries: the database tests start their own throwaway server on 127.0.0.1 (tests/postgres_server.py).
 system-test-deps:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  echo "Installing Debian chromium for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { \
+	  echo "Installing Debian postgresql for the database tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql; }
 
 clean:
 	rm -rf $(VENV) node_modules data test-artifacts

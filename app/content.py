@@ -197,9 +197,9 @@ def _render_callout(self, tokens, idx, options, env) -> str:
     )
 
 
-def simulation_marker(name: str) -> str:
-    """The spot in a chapter's HTML where the page fills in the simulation widget."""
-    return f"<!--simulation:{name}-->"
+def mount_marker(kind: str, name: str) -> str:
+    """The spot in a chapter's HTML where the page fills in a simulation's or a lab's widget."""
+    return f"<!--{kind}:{name}-->"
 
 
 def _render_mount(self, tokens, idx, options, env) -> str:
@@ -225,7 +225,7 @@ def _render_mount(self, tokens, idx, options, env) -> str:
         f'aria-labelledby="{kind}-{escape(name)}-title">'
         f'<p class="mount-kind">{label}</p><h3 class="mount-title" id="{kind}-{escape(name)}-title">{escape(title)}</h3>'
         f'<p class="mount-shows">{escape(shows)}</p><div class="mount-body">'
-        + (simulation_marker(name) if kind == "simulation" else "")
+        + mount_marker(kind, name)
         + "\n"
     )
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Insert, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -20,7 +21,9 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 def create_db_engine(url: str) -> Engine:
     """An engine for `url`; SQLite engines get WAL, a busy timeout and immediate transactions."""
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
+        # Up to 40 connections, as many as FastAPI's thread pool has threads, so under load a request
+        # never holds a thread while it waits for a connection.
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=30)
 
     engine = create_engine(
         url,
@@ -56,6 +59,16 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session whose work is committed on success and rolled back on any error."""
     with factory() as session, session.begin():
         yield session
+
+
+def insert_for(session: Session, table) -> Insert:
+    """An INSERT with this dialect's `on_conflict_do_*` methods (SQLite and PostgreSQL spell them alike).
+
+    Upserts make "create the row or bump it" one atomic statement on both databases; PostgreSQL's
+    default isolation would otherwise let two concurrent read-modify-writes lose an update.
+    """
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
 
 
 def migrate(url: str) -> None:

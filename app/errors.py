@@ -5,24 +5,35 @@ unexpected exception is logged and answered with a plain apology, never a traceb
 """
 
 import logging
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("course")
 
-TITLES = {400: "Bad request", 404: "Not found", 405: "Method not allowed", 422: "Invalid input", 500: "Server error"}
+TITLES = {
+    400: "Bad request",
+    401: "Please log in",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Method not allowed",
+    422: "Invalid input",
+    429: "Too many attempts",
+    500: "Server error",
+}
 
 
 class AppError(Exception):
-    """An error meant for the person who caused it: a status and a sentence."""
+    """An error meant for the person who caused it: a status, a sentence and any headers (Retry-After)."""
 
-    def __init__(self, status_code: int, detail: str):
+    def __init__(self, status_code: int, detail: str, headers: dict[str, str] | None = None):
         super().__init__(detail)
         self.status_code = status_code
         self.detail = detail
+        self.headers = headers or {}
 
 
 def describe_validation_errors(errors) -> str:
@@ -35,20 +46,24 @@ def describe_validation_errors(errors) -> str:
     return "; ".join(parts)
 
 
-def error_response(request: Request, status_code: int, detail: str) -> Response:
+def error_response(request: Request, status_code: int, detail: str, headers: dict[str, str] | None = None) -> Response:
     if request.url.path.startswith("/api/") or request.url.path == "/healthz":
-        return JSONResponse({"detail": detail}, status_code=status_code)
+        return JSONResponse({"detail": detail}, status_code=status_code, headers=headers)
+    is_htmx = bool(request.headers.get("HX-Request"))
+    if status_code == 401 and not is_htmx and request.method == "GET":
+        # A page that needs an account sends the browser to log in, and back here afterwards.
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
     templates = request.app.state.templates
     context = {"status_code": status_code, "title": TITLES.get(status_code, "Error"), "detail": detail}
-    if request.headers.get("HX-Request"):
-        return templates.TemplateResponse(request, "_error.html", context, status_code=status_code)
-    return templates.TemplateResponse(request, "error.html", context, status_code=status_code)
+    template = "_error.html" if is_htmx else "error.html"
+    return templates.TemplateResponse(request, template, context, status_code=status_code, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError):
-        return error_response(request, exc.status_code, exc.detail)
+        return error_response(request, exc.status_code, exc.detail, exc.headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException):

@@ -3,6 +3,7 @@
 `LearnerCookieMiddleware` reads the cookie; a handler that asks for `LearnerId` gets the id, and only
 then, for a browser without a valid cookie, is a new id minted and its cookie set on whatever
 response the handler returns (pages, redirects and JSON alike). Static files never mint one.
+Logging in or out may switch the browser to another learner (see app.identity).
 """
 
 import uuid
@@ -28,6 +29,12 @@ class LearnerHolder:
         if self._id is None:
             self._id = str(uuid.uuid4())
             self.minted = True
+        return self._id
+
+    def switch(self, learner_id: str | None = None) -> str:
+        """Point this browser at another learner (on login or logout); its cookie is set on the response."""
+        self._id = learner_id or str(uuid.uuid4())
+        self.minted = True
         return self._id
 
 

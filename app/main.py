@@ -3,33 +3,93 @@
 Nothing here imports torch or the lab engine; the app must start fast on a laptop.
 """
 
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.middleware.sessions import SessionMiddleware
 
 from app.content import load_course
+from app.csrf import CourseCSRFMiddleware, csrf_field, csrf_token
 from app.db import create_db_engine, make_session_factory
 from app.errors import install_error_handlers
+from app.identity import signed_in_user
+from app.lab_runs.scheduler import Scheduler, training_command
+from app.lab_runs.views import install_lab_template_helpers
 from app.learners import LearnerCookieMiddleware
-from app.routers import assets, chapters_api, health, pages, quiz, simulations
+from app.rate_limits import install_rate_limits
+from app.routers import (
+    account_pages,
+    admin_pages,
+    assets,
+    auth_api,
+    chapters_api,
+    cohort_pages,
+    cohorts_api,
+    health,
+    labs,
+    pages,
+    quiz,
+    simulations,
+    users_api,
+)
 from app.simulation_views import install_template_helpers
 from app.settings import PROJECT_ROOT, Settings, get_settings
+from labs.runners import make_runner
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """A ready app for `settings` (read from the environment when omitted)."""
+@asynccontextmanager
+async def _run_lab_scheduler(app: FastAPI):
+    """Start the lab-run scheduler with the server (one per data dir) and stop it with the server."""
+    settings = app.state.settings
+    runner = make_runner(settings.runner, settings.ray_address)
+    scheduler = Scheduler(settings, app.state.sessions, runner, app.state.run_command or training_command)
+    app.state.scheduler = scheduler if scheduler.start() else None
+    yield
+    if app.state.scheduler:
+        app.state.scheduler.stop()
+
+
+def create_app(settings: Settings | None = None, run_command=None) -> FastAPI:
+    """A ready app for `settings` (read from the environment when omitted).
+
+    `run_command(run) -> argv` replaces the lab engine's training command; tests use a quick stand-in.
+    """
     settings = settings or get_settings()
-    app = FastAPI(title="Fine-Tuning in Practice", version="0.1.0", docs_url="/api/docs", redoc_url=None)
+    app = FastAPI(
+        title="Fine-Tuning in Practice",
+        version="0.1.0",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=_run_lab_scheduler,
+    )
     app.state.settings = settings
+    app.state.run_command = run_command
     app.state.course = load_course(PROJECT_ROOT / "chapters")
     app.state.engine = create_db_engine(settings.resolved_database_url)
     app.state.sessions = make_session_factory(app.state.engine)
     app.state.templates = Jinja2Templates(directory=PROJECT_ROOT / "templates")
     install_template_helpers(app.state.templates)
+    install_lab_template_helpers(app.state.templates)
+    app.state.templates.env.globals.update(csrf_token=csrf_token, csrf_field=csrf_field, signed_in_user=signed_in_user)
 
+    # The last added runs first: sessions, then the learner cookie, then the CSRF check (whose
+    # refusal page shows who is logged in, so it runs inside the session middleware).
+    app.add_middleware(CourseCSRFMiddleware, secret=settings.secret_key, cookie_secure=settings.cookies_secure)
     app.add_middleware(LearnerCookieMiddleware, secret_key=settings.secret_key, secure=settings.cookies_secure)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key,
+        session_cookie="session",
+        max_age=settings.session_max_age_days * 86_400,
+        same_site="lax",
+        https_only=settings.cookies_secure,
+    )
     install_error_handlers(app)
-    for module in (health, assets, chapters_api, quiz, simulations, pages):
+    install_rate_limits(app, settings)
+    for module in (health, assets, chapters_api, quiz, simulations, labs, pages, auth_api, account_pages,
+                   cohorts_api, cohort_pages, users_api, admin_pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static")
     return app

@@ -1,47 +1,49 @@
 """What a learner did: chapters opened and quiz answers, written and summarised.
 
-Each write is one short transaction; on SQLite it runs under BEGIN IMMEDIATE (see app.db), so
-concurrent tabs of the same learner never lose a visit count or an answer.
+Writes go to one learner (this browser); summaries read a set of learners, so an account that owns
+several browsers sees one progress: a chapter opened anywhere is opened, and for each question the
+latest answer from any of them counts, once. Each write is one atomic statement or transaction, safe
+under concurrency on SQLite (BEGIN IMMEDIATE, see app.db) and PostgreSQL (upserts).
 """
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.db import transaction
+from app.content import Course
+from app.db import insert_for, transaction
 from app.models import ChapterVisit, Learner, QuizAnswer, utcnow
 
 
-def _ensure_learner(session: Session, learner_id: str) -> None:
-    learner = session.get(Learner, learner_id)
-    if learner is None:
-        session.add(Learner(id=learner_id))
-        session.flush()
-    else:
-        learner.last_seen_at = utcnow()
+def ensure_learner(session: Session, learner_id: str) -> None:
+    """Create the learner row, or mark it as seen now."""
+    now = utcnow()
+    statement = insert_for(session, Learner).values(id=learner_id, created_at=now, last_seen_at=now)
+    session.execute(statement.on_conflict_do_update(index_elements=["id"], set_={"last_seen_at": now}))
 
 
 def record_visit(factory: sessionmaker[Session], learner_id: str, chapter_slug: str) -> None:
     with transaction(factory) as session:
-        _ensure_learner(session, learner_id)
-        visit = session.scalar(
-            select(ChapterVisit).where(
-                ChapterVisit.learner_id == learner_id, ChapterVisit.chapter_slug == chapter_slug
+        ensure_learner(session, learner_id)
+        now = utcnow()
+        statement = insert_for(session, ChapterVisit).values(
+            learner_id=learner_id, chapter_slug=chapter_slug, first_opened_at=now, last_opened_at=now, visits=1
+        )
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["learner_id", "chapter_slug"],
+                set_={"visits": ChapterVisit.visits + 1, "last_opened_at": now},
             )
         )
-        if visit is None:
-            session.add(ChapterVisit(learner_id=learner_id, chapter_slug=chapter_slug))
-        else:
-            visit.visits += 1
-            visit.last_opened_at = utcnow()
 
 
 def record_answer(
     factory: sessionmaker[Session], learner_id: str, chapter_slug: str, question_id: str, option_id: str, correct: bool
 ) -> None:
     with transaction(factory) as session:
-        _ensure_learner(session, learner_id)
+        ensure_learner(session, learner_id)
         session.add(
             QuizAnswer(
                 learner_id=learner_id,
@@ -60,26 +62,28 @@ class ChapterProgress:
     correct: int
 
 
-def latest_answers(factory: sessionmaker[Session], learner_id: str, chapter_slug: str) -> dict[str, str]:
-    """question id → the option chosen most recently, for one chapter."""
+def latest_answers(factory: sessionmaker[Session], learner_ids: Collection[str], chapter_slug: str) -> dict[str, str]:
+    """question id → the option chosen most recently by any of `learner_ids`, for one chapter."""
     with factory() as session:
         rows = session.execute(
             select(QuizAnswer.question_id, QuizAnswer.option_id)
-            .where(QuizAnswer.learner_id == learner_id, QuizAnswer.chapter_slug == chapter_slug)
+            .where(QuizAnswer.learner_id.in_(learner_ids), QuizAnswer.chapter_slug == chapter_slug)
             .order_by(QuizAnswer.id)
         ).all()
     return {question_id: option_id for question_id, option_id in rows}
 
 
-def course_progress(factory: sessionmaker[Session], learner_id: str) -> dict[str, ChapterProgress]:
+def course_progress(factory: sessionmaker[Session], learner_ids: Collection[str]) -> dict[str, ChapterProgress]:
     """chapter slug → opened / questions answered / answered correctly (latest answer counts)."""
     with factory() as session:
         opened = set(
-            session.scalars(select(ChapterVisit.chapter_slug).where(ChapterVisit.learner_id == learner_id))
+            session.scalars(
+                select(ChapterVisit.chapter_slug).where(ChapterVisit.learner_id.in_(learner_ids)).distinct()
+            )
         )
         latest_ids = (
             select(func.max(QuizAnswer.id))
-            .where(QuizAnswer.learner_id == learner_id)
+            .where(QuizAnswer.learner_id.in_(learner_ids))
             .group_by(QuizAnswer.chapter_slug, QuizAnswer.question_id)
         )
         rows = session.execute(
@@ -93,3 +97,25 @@ def course_progress(factory: sessionmaker[Session], learner_id: str) -> dict[str
         slug: ChapterProgress(slug in opened, len(answered.get(slug, [])), sum(answered.get(slug, [])))
         for slug in slugs
     }
+
+
+def progress_report(course: Course, progress: dict[str, ChapterProgress]) -> dict:
+    """`{chapters: [{slug, opened, answered, correct, quiz_count}]}` in course order: /api/…/progress."""
+    chapters = []
+    for chapter in course.chapters:
+        p = progress.get(chapter.slug) or ChapterProgress(False, 0, 0)
+        chapters.append(
+            {
+                "slug": chapter.slug,
+                "opened": p.opened,
+                "answered": p.answered,
+                "correct": p.correct,
+                "quiz_count": len(chapter.meta.quiz),
+            }
+        )
+    return {"chapters": chapters}
+
+
+def account_progress(factory: sessionmaker[Session], account_id: int) -> dict[str, ChapterProgress]:
+    """Progress of every browser the account owns, as one."""
+    return course_progress(factory, select(Learner.id).where(Learner.account_id == account_id))

@@ -8,7 +8,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from limits import parse as parse_rate_limit
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEVELOPMENT_SECRET = "development-only-secret-change-me"
@@ -37,11 +38,31 @@ class Settings(BaseSettings):
     )
     secret_key: str = Field(
         DEVELOPMENT_SECRET,
-        description="Key that signs the learner cookie. Set a long random value outside development.",
+        description="Key that signs the learner, session and CSRF cookies. Set a long random value outside development.",
     )
     base_url: str = Field(
         "http://127.0.0.1:8000",
         description="Public address of the course; an https address makes cookies Secure.",
+    )
+    session_max_age_days: int = Field(
+        14, ge=1, le=400, description="How long a login lasts before the browser must log in again, in days."
+    )
+    auth_rate_limit_per_ip: str = Field(
+        "5/minute",
+        description=(
+            "Login and registration attempts allowed from one IP address (limits syntax, e.g. 5/minute). "
+            "Raise it when a whole classroom shares one public address."
+        ),
+    )
+    auth_rate_limit_per_account: str = Field(
+        "5/minute", description="Login and registration attempts allowed for one email address (e.g. 5/minute)."
+    )
+    rate_limit_storage: str = Field(
+        "memory://",
+        description=(
+            "Where rate-limit counters live. memory:// counts per process; with several workers or "
+            "replicas use a shared store such as redis://host:6379."
+        ),
     )
     node_modules_dir: Path = Field(
         PROJECT_ROOT / "node_modules",
@@ -58,6 +79,39 @@ class Settings(BaseSettings):
     max_concurrent_runs: int = Field(
         1, ge=1, le=64, description="Lab runs that may train at once on this machine; the rest queue."
     )
+
+    lab_bases: str = Field(
+        "tiny,smollm2-135m-instruct",
+        description="Comma-separated base models learners may pick: built names under DATA_DIR/models, local folders or hub ids.",
+    )
+    lab_max_upload_bytes: int = Field(
+        5_000_000, ge=1_000, le=1_000_000_000, description="Largest dataset upload accepted, in bytes."
+    )
+    lab_max_examples: int = Field(2_000, ge=1, le=1_000_000, description="Most training examples in one uploaded dataset.")
+    lab_max_steps: int = Field(400, ge=1, le=100_000, description="Most optimizer steps a learner may ask for in one run.")
+    lab_max_seq_len: int = Field(512, ge=32, le=32_768, description="Longest training sequence, in tokens, a run may use.")
+    lab_runs_per_hour: int = Field(20, ge=1, le=10_000, description="Runs one learner may launch per hour.")
+    lab_max_active_runs_per_owner: int = Field(
+        2, ge=1, le=100, description="Runs one learner may have queued or running at once."
+    )
+    lab_run_timeout_s: int = Field(
+        900, ge=1, le=7 * 24 * 3600, description="Wall-clock limit of one run in seconds; it is stopped and marked failed after it."
+    )
+    lab_min_free_disk_mb: int = Field(
+        500, ge=0, le=10_000_000, description="A run starts only when the data dir's disk has this much free space."
+    )
+    lab_gpus_per_run: float = Field(
+        0.0, ge=0, le=8, description="GPUs a run asks the Ray cluster for (fractions share a GPU); 0 runs on CPU."
+    )
+
+    @field_validator("auth_rate_limit_per_ip", "auth_rate_limit_per_account")
+    @classmethod
+    def _rate_limit_is_parseable(cls, value: str) -> str:
+        try:
+            parse_rate_limit(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a rate limit; write it like 5/minute or 100/hour") from None
+        return value
 
     @model_validator(mode="after")
     def _refuse_development_secret_in_production(self) -> "Settings":

@@ -10,7 +10,7 @@ from types import ModuleType
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from app.content import Chapter, simulation_marker
+from app.content import Chapter, mount_marker
 from app.simulation_runs import SimulationRun, run_simulation
 from simulations.params import params_schema
 
@@ -64,5 +64,5 @@ def mount_simulations(templates, request, chapter: Chapter, states: dict[str, di
     for ref in chapter.meta.simulations:
         run = run_simulation(ref.name, states.get(ref.name, {}))
         widget = templates.get_template("_simulation.html").render(widget_context(run), request=request)
-        html = html.replace(simulation_marker(ref.name), widget)
+        html = html.replace(mount_marker("simulation", ref.name), widget)
     return Markup(html)

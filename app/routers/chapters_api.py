@@ -4,8 +4,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from app.deps import ChapterDep, CourseDep, SessionsDep
-from app.learners import LearnerId
-from app.progress import course_progress, record_answer
+from app.identity import CurrentVisitor
+from app.progress import course_progress, progress_report, record_answer
 from app.quiz import grade
 
 router = APIRouter(prefix="/api", tags=["chapters"])
@@ -51,11 +51,11 @@ def read_quiz(chapter: ChapterDep) -> dict:
 
 @router.post("/chapters/{slug}/quiz/{question_id}")
 def create_answer(
-    chapter: ChapterDep, question_id: str, answer: AnswerIn, sessions: SessionsDep, learner: LearnerId
+    chapter: ChapterDep, question_id: str, answer: AnswerIn, sessions: SessionsDep, visitor: CurrentVisitor
 ) -> AnswerOut:
     """Grade an answer, record it for this learner and explain the chosen option."""
     graded = grade(chapter, question_id, answer.option)
-    record_answer(sessions, learner, chapter.slug, question_id, graded.chosen.id, graded.correct)
+    record_answer(sessions, visitor.learner_id, chapter.slug, question_id, graded.chosen.id, graded.correct)
     return AnswerOut(
         correct=graded.correct,
         correct_option=graded.question.correct_option.id,
@@ -64,19 +64,6 @@ def create_answer(
 
 
 @router.get("/me/progress")
-def read_my_progress(course: CourseDep, sessions: SessionsDep, learner: LearnerId) -> dict:
-    """This browser's progress per chapter."""
-    progress = course_progress(sessions, learner)
-    chapters = []
-    for c in course.chapters:
-        p = progress.get(c.slug)
-        chapters.append(
-            {
-                "slug": c.slug,
-                "opened": bool(p and p.opened),
-                "answered": p.answered if p else 0,
-                "correct": p.correct if p else 0,
-                "quiz_count": len(c.meta.quiz),
-            }
-        )
-    return {"chapters": chapters}
+def read_my_progress(course: CourseDep, sessions: SessionsDep, visitor: CurrentVisitor) -> dict:
+    """Progress per chapter: this browser's, or when logged in, that of every browser of the account."""
+    return progress_report(course, course_progress(sessions, visitor.learner_ids))

@@ -5,7 +5,8 @@ from fastapi.responses import HTMLResponse
 
 from app.content import Chapter
 from app.deps import ChapterDep, CourseDep, SessionsDep
-from app.learners import LearnerId, learner_id
+from app.identity import CurrentVisitor, current_visitor
+from app.lab_runs.views import mount_labs
 from app.progress import course_progress, latest_answers, record_visit
 from app.simulation_views import mount_simulations
 
@@ -13,9 +14,9 @@ router = APIRouter(tags=["pages"])
 
 
 @router.get("/", response_class=HTMLResponse)
-def read_home(request: Request, course: CourseDep, sessions: SessionsDep, learner: LearnerId):
-    """The chapter list with this learner's progress."""
-    progress = course_progress(sessions, learner)
+def read_home(request: Request, course: CourseDep, sessions: SessionsDep, visitor: CurrentVisitor):
+    """The chapter list with this learner's progress (the account's, when logged in)."""
+    progress = course_progress(sessions, visitor.learner_ids)
     total_questions = sum(len(c.meta.quiz) for c in course.chapters)
     correct = sum(p.correct for p in progress.values())
     opened = sum(1 for p in progress.values() if p.opened)
@@ -39,18 +40,25 @@ def read_chapter(request: Request, chapter: ChapterDep):
 def render_chapter(request: Request, chapter: Chapter, states: dict[str, dict[str, str]]):
     """The chapter page with its simulations at `states` (name → query); records the visit."""
     app = request.app
-    course, sessions, learner = app.state.course, app.state.sessions, learner_id(request)
-    record_visit(sessions, learner, chapter.slug)
+    course, sessions, visitor = app.state.course, app.state.sessions, current_visitor(request)
+    record_visit(sessions, visitor.learner_id, chapter.slug)
     previous, following = course.neighbours(chapter)
     return app.state.templates.TemplateResponse(
         request,
         "chapter.html",
         {
             "chapter": chapter,
-            "chapter_html": mount_simulations(app.state.templates, request, chapter, states),
+            "chapter_html": mount_labs(
+                app.state.templates,
+                request,
+                mount_simulations(app.state.templates, request, chapter, states),
+                app.state.settings,
+                sessions,
+                visitor.learner_id,
+            ),
             "course": course,
             "previous": previous,
             "next": following,
-            "answers": latest_answers(sessions, learner, chapter.slug),
+            "answers": latest_answers(sessions, visitor.learner_ids, chapter.slug),
         },
     )

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from app.deps import ChapterDep, SessionsDep
-from app.learners import LearnerId
+from app.identity import CurrentVisitor
 from app.progress import record_answer
 from app.quiz import grade
 
@@ -19,12 +19,12 @@ def create_quiz_answer(
     chapter: ChapterDep,
     question_id: str,
     sessions: SessionsDep,
-    learner: LearnerId,
+    visitor: CurrentVisitor,
     option: Annotated[str | None, Form()] = None,
 ):
     """Record the answer; htmx gets the question with its feedback, a browser is sent back to it."""
     graded = grade(chapter, question_id, option)
-    record_answer(sessions, learner, chapter.slug, question_id, graded.chosen.id, graded.correct)
+    record_answer(sessions, visitor.learner_id, chapter.slug, question_id, graded.chosen.id, graded.correct)
     if request.headers.get("HX-Request"):
         return request.app.state.templates.TemplateResponse(
             request,

@@ -50,3 +50,48 @@ def test_course_serve_refuses_the_development_secret_in_production_without_a_tra
     )
     assert result.returncode == 2
     assert "COURSE_SECRET_KEY" in result.stderr and "Traceback" not in result.stderr
+
+
+def _course(tmp_path, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
+    env = {**os.environ, "COURSE_DATA_DIR": str(tmp_path)}
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args], input=stdin, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_users_create_reads_the_password_from_stdin_and_set_role_changes_it(tmp_path):
+    created = _course(tmp_path, "users", "create", "--email", "Root@Example.org", "--role", "admin",
+                      stdin="a strong admin passphrase\n")
+    assert created.returncode == 0, created.stderr
+    assert "Created admin root@example.org" in created.stdout and "passphrase" not in created.stdout
+    teacher = _course(tmp_path, "users", "create", "--email", "t@example.org", "--role", "instructor",
+                      "--name", "Teacher", stdin="another strong passphrase\n")
+    assert teacher.returncode == 0, teacher.stderr
+    demoted = _course(tmp_path, "users", "set-role", "--email", "t@example.org", "--role", "learner")
+    assert demoted.returncode == 0 and "t@example.org is now learner" in demoted.stdout
+    last_admin = _course(tmp_path, "users", "set-role", "--email", "root@example.org", "--role", "learner")
+    assert last_admin.returncode == 1 and "only admin" in last_admin.stderr
+
+
+def test_users_create_refuses_a_weak_password_or_one_on_the_command_line(tmp_path):
+    weak = _course(tmp_path, "users", "create", "--email", "w@example.org", stdin="short\n")
+    assert weak.returncode == 1 and "password: use at least 10 characters" in weak.stderr
+    assert "Traceback" not in weak.stderr
+    on_argv = _course(tmp_path, "users", "create", "--email", "w@example.org", "--password", "a strong passphrase")
+    assert on_argv.returncode == 2 and "unrecognized arguments" in on_argv.stderr
+
+
+def test_on_a_terminal_the_password_is_prompted_twice_and_must_match(monkeypatch):
+    from app import cli
+
+    monkeypatch.setattr(cli.sys.stdin, "isatty", lambda: True, raising=False)
+    answers = iter(["first passphrase", "second passphrase"])
+    monkeypatch.setattr(cli.getpass, "getpass", lambda prompt: next(answers))
+    try:
+        cli._read_password()
+    except SystemExit as stopped:
+        assert "differ" in str(stopped)
+    else:
+        raise AssertionError("mismatched passwords were accepted")
+    answers = iter(["same passphrase", "same passphrase"])
+    assert cli._read_password() == "same passphrase"

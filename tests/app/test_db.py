@@ -1,33 +1,58 @@
-"""The database layer: idempotent migrations, and SQLite that loses no concurrent write."""
+"""The database layer on SQLite and PostgreSQL: migrations that run, match the models and undo cleanly,
+and no lost write under concurrent read-modify-write."""
 
 from concurrent.futures import ThreadPoolExecutor
 
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select
 
-from app.db import create_db_engine, make_session_factory, migrate
-from app.models import ChapterVisit
+from app.db import MIGRATIONS_DIR, create_db_engine, make_session_factory, migrate
+from app.models import Base, ChapterVisit
 from app.progress import record_visit
 
-
-def test_migrating_twice_is_harmless_and_creates_the_tables(tmp_path):
-    url = f"sqlite:///{tmp_path / 'db' / 'course.db'}"
-    migrate(url)
-    migrate(url)
-    tables = set(inspect(create_db_engine(url)).get_table_names())
-    assert {"learners", "chapter_visits", "quiz_answers", "alembic_version"} <= tables
+TABLES = {"learners", "chapter_visits", "quiz_answers", "users", "cohorts", "cohort_members", "alembic_version"}
 
 
-def test_sqlite_loses_no_update_under_concurrent_read_modify_write(tmp_path):
-    # 50 workers x 20 visits each read the counter, add one and write it back. Without WAL,
-    # a busy timeout and BEGIN IMMEDIATE, most of these updates are lost silently.
-    url = f"sqlite:///{tmp_path / 'course.db'}"
-    migrate(url)
-    sessions = make_session_factory(create_db_engine(url))
-    record_visit(sessions, "00000000-0000-0000-0000-000000000001", "warm-up")
+def test_migrating_twice_is_harmless_and_creates_the_tables(empty_database_url):
+    migrate(empty_database_url)
+    migrate(empty_database_url)
+    assert TABLES <= set(inspect(create_db_engine(empty_database_url)).get_table_names())
+
+
+def test_the_migrations_produce_exactly_the_models_tables(empty_database_url):
+    migrate(empty_database_url)
+    with create_db_engine(empty_database_url).connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+
+
+def test_the_accounts_migration_downgrades_and_upgrades_again(empty_database_url):
+    migrate(empty_database_url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", empty_database_url.replace("%", "%%"))
+    command.downgrade(config, "0001")
+    engine = create_db_engine(empty_database_url)
+    assert "users" not in inspect(engine).get_table_names()
+    assert "account_id" not in {c["name"] for c in inspect(engine).get_columns("learners")}
+    engine.dispose()
+    migrate(empty_database_url)
+    assert TABLES <= set(inspect(create_db_engine(empty_database_url)).get_table_names())
+
+
+def test_no_update_is_lost_under_concurrent_read_modify_write(empty_database_url):
+    # 50 workers x 20 visits each bump one counter. Without WAL, a busy timeout and BEGIN IMMEDIATE
+    # (SQLite) or an atomic upsert (PostgreSQL), many of these updates are lost silently.
+    migrate(empty_database_url)
+    sessions = make_session_factory(create_db_engine(empty_database_url))
+    learner = "00000000-0000-0000-0000-000000000001"
+    record_visit(sessions, learner, "warm-up")
 
     def twenty_visits(_):
         for _ in range(20):
-            record_visit(sessions, "00000000-0000-0000-0000-000000000001", "concurrency")
+            record_visit(sessions, learner, "concurrency")
 
     with ThreadPoolExecutor(max_workers=50) as pool:
         list(pool.map(twenty_visits, range(50)))

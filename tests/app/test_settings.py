@@ -30,3 +30,10 @@ def test_the_development_secret_is_refused_outside_development_with_a_how_to():
 def test_cookies_are_secure_only_behind_https():
     assert Settings(base_url="https://course.example").cookies_secure
     assert not Settings().cookies_secure
+
+
+def test_a_rate_limit_setting_that_does_not_parse_is_refused_with_an_example():
+    with pytest.raises(ValidationError) as caught:
+        Settings(auth_rate_limit_per_ip="lots")
+    assert "5/minute" in str(caught.value)
+    assert Settings(auth_rate_limit_per_account="100/hour").auth_rate_limit_per_account == "100/hour"

@@ -34,10 +34,9 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def base_url(tmp_path_factory):
+def _serve(env: dict):
+    """Start `course serve` with `env` on a free port; yield its URL; stop it afterwards."""
     port = _free_port()
-    env = {**os.environ, "COURSE_DATA_DIR": str(tmp_path_factory.mktemp("browser-data"))}
     server = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
         env=env,
@@ -56,7 +55,22 @@ def base_url(tmp_path_factory):
             time.sleep(0.3)
     yield url
     server.terminate()
-    server.wait(timeout=10)
+    server.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def base_url(tmp_path_factory):
+    yield from _serve({**os.environ, "COURSE_DATA_DIR": str(tmp_path_factory.mktemp("browser-data"))})
+
+
+@pytest.fixture(scope="session")
+def lab_base_url(tmp_path_factory):
+    """A server whose data dir has the `micro` base built (about 20 s), the only base it offers."""
+    data = tmp_path_factory.mktemp("lab-browser-data")
+    env = {**os.environ, "COURSE_DATA_DIR": str(data), "COURSE_LAB_BASES": "micro", "HF_HUB_OFFLINE": "1"}
+    subprocess.run([sys.executable, "-m", "labs", "base", "build", "--name", "micro"], env=env, check=True,
+                   capture_output=True, timeout=600)
+    yield from _serve(env)
 
 
 @pytest.fixture(scope="session")

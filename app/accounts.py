@@ -1,0 +1,162 @@
+"""Accounts: creating them, checking a login, changing password or role, and claiming browsers.
+
+Sessions and cookies are not handled here (see app.identity); this module only reads and writes the
+database, so the CLI and the HTTP handlers share it.
+"""
+
+import re
+import uuid
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.db import insert_for, transaction
+from app.errors import AppError
+from app.models import ROLES, Learner, User, utcnow
+from app.passwords import check_new_password, hash_password, verify_password
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MAX_EMAIL = 254
+MAX_NAME = 80
+
+
+def normalize_email(email: str) -> str:
+    email = email.strip().lower()
+    if len(email) > MAX_EMAIL or not EMAIL.match(email):
+        raise AppError(422, "email: enter an address like name@example.org.")
+    return email
+
+
+def single_line(text: str) -> str:
+    """Typed text as one tidy line: control characters (which could break a CSV row or the page
+    layout) dropped, runs of whitespace made one space."""
+    return " ".join("".join(ch for ch in text if ch.isprintable()).split())
+
+
+def clean_display_name(name: str) -> str:
+    name = single_line(name)
+    if not name:
+        raise AppError(422, "display_name: enter the name other people in your cohort will see.")
+    if len(name) > MAX_NAME:
+        raise AppError(422, f"display_name: use at most {MAX_NAME} characters.")
+    return name
+
+
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise AppError(422, f"role: {role!r} is not a role; roles: {', '.join(ROLES)}.")
+    return role
+
+
+def create_user(
+    factory: sessionmaker[Session], email: str, password: str, display_name: str, role: str = "learner"
+) -> User:
+    """A new account; 422 naming the field when the email, name, password or role is not acceptable."""
+    email = normalize_email(email)
+    display_name = clean_display_name(display_name)
+    check_role(role)
+    check_new_password(password, email=email, display_name=display_name)
+    user = User(email=email, display_name=display_name, password_hash=hash_password(password), role=role)
+    try:
+        with transaction(factory) as session:
+            session.add(user)
+    except IntegrityError:
+        raise AppError(409, "email: an account with this email already exists; log in instead.") from None
+    return user
+
+
+def authenticate(factory: sessionmaker[Session], email: str, password: str) -> User:
+    """The account for this email and password, or 401 without saying which one was wrong."""
+    with factory() as session:
+        user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if not verify_password(password, user.password_hash if user else None):
+        raise AppError(401, "The email or the password is wrong.")
+    return user
+
+
+def get_user(factory: sessionmaker[Session], user_id: int) -> User | None:
+    with factory() as session:
+        return session.get(User, user_id)
+
+
+def find_user(factory: sessionmaker[Session], email: str) -> User:
+    with factory() as session:
+        user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        raise AppError(404, f"There is no account with the email {email!r}.")
+    return user
+
+
+def list_users(factory: sessionmaker[Session]) -> list[User]:
+    with factory() as session:
+        return list(session.scalars(select(User).order_by(User.id)))
+
+
+def end_all_sessions(factory: sessionmaker[Session], user_id: int) -> int:
+    """Bump the session version, so every session cookie issued so far stops working; the new version."""
+    with transaction(factory) as session:
+        user = session.get(User, user_id)
+        user.session_version += 1
+        return user.session_version
+
+
+def change_password(factory: sessionmaker[Session], user_id: int, current: str, new: str) -> int:
+    """Check the current password, store the new one and end other sessions; the new session version."""
+    with transaction(factory) as session:
+        user = session.get(User, user_id)
+        if not verify_password(current, user.password_hash):
+            raise AppError(422, "current_password: this is not your current password.")
+        check_new_password(new, email=user.email, display_name=user.display_name, field="new_password")
+        user.password_hash = hash_password(new)
+        user.session_version += 1
+        return user.session_version
+
+
+def set_role(factory: sessionmaker[Session], user_id: int, role: str) -> User:
+    """Change a role; the last admin cannot be demoted, so the site always has one."""
+    check_role(role)
+    with transaction(factory) as session:
+        user = session.get(User, user_id)
+        if user is None:
+            raise AppError(404, f"There is no user {user_id}.")
+        if user.role == "admin" and role != "admin":
+            admins = session.scalar(select(func.count()).select_from(User).where(User.role == "admin"))
+            if admins <= 1:
+                raise AppError(409, "role: this is the only admin; make someone else admin first.")
+        user.role = role
+    return user
+
+
+def claim_learner(factory: sessionmaker[Session], user_id: int, learner_id: str) -> str:
+    """Give this browser's learner to the account; the learner id the browser should write to from now on.
+
+    An anonymous learner becomes the account's, with all its progress (nothing is copied, so nothing is
+    lost or doubled). A learner that already belongs to another account (a shared computer) stays
+    theirs: the browser switches to this account's most recent learner, or a new one.
+    """
+    with transaction(factory) as session:
+        now = utcnow()
+        session.execute(
+            insert_for(session, Learner)
+            .values(id=learner_id, created_at=now, last_seen_at=now, account_id=user_id)
+            .on_conflict_do_nothing(index_elements=["id"])
+        )
+        session.execute(
+            update(Learner).where(Learner.id == learner_id, Learner.account_id.is_(None)).values(account_id=user_id)
+        )
+        if session.scalar(select(Learner.account_id).where(Learner.id == learner_id)) == user_id:
+            return learner_id
+        latest = session.scalar(
+            select(Learner.id).where(Learner.account_id == user_id).order_by(Learner.last_seen_at.desc()).limit(1)
+        )
+        if latest is not None:
+            return latest
+        fresh = str(uuid.uuid4())
+        session.add(Learner(id=fresh, account_id=user_id))
+        return fresh
+
+
+def owned_learners(factory: sessionmaker[Session], user_id: int) -> list[str]:
+    with factory() as session:
+        return list(session.scalars(select(Learner.id).where(Learner.account_id == user_id)))

@@ -1,0 +1,112 @@
+"""CSRF protection for every state-changing request: starlette-csrf's double-submit cookie, extended.
+
+The token travels in the `x-csrftoken` header (htmx sends it from `<body hx-headers:inherited>`, API
+clients copy the `csrftoken` cookie) or, for plain HTML forms that must work without JavaScript, in
+a hidden `csrftoken` form field. Both are checked here, in one place. The token of this request is
+known before the page renders, so even the very first page a browser gets carries a working one.
+"""
+
+import http.cookies
+from urllib.parse import parse_qs
+
+from markupsafe import Markup, escape
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
+from starlette.requests import Request
+from starlette.types import Message, Receive, Scope, Send
+from starlette_csrf import CSRFMiddleware
+
+from app.errors import error_response
+
+COOKIE_NAME = "csrftoken"
+HEADER_NAME = "x-csrftoken"
+FORM_FIELD = "csrftoken"
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+REFUSAL = "The form's security token is missing or out of date (CSRF check). Reload the page and try again."
+
+
+class CourseCSRFMiddleware(CSRFMiddleware):
+    """starlette-csrf, plus: the token may come from a form field, and the page can render it."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        cookie = request.cookies.get(self.cookie_name)
+        # A cookie this server did not sign (or signed with an old key) is replaced, not trusted.
+        token = cookie if cookie and self._is_ours(cookie) else self._generate_csrf_token()
+        scope.setdefault("state", {})["csrf_token"] = token
+
+        if request.method not in self.safe_methods and not self._url_is_exempt(request.url):
+            submitted, receive = await self._submitted_token(scope, receive)
+            if not (cookie and submitted and self._csrf_tokens_match(cookie, submitted)):
+                response = error_response(Request(scope, receive), 403, REFUSAL)
+                await response(scope, receive, self._with_cookie(send, token, cookie))
+                return
+        await self.app(scope, receive, self._with_cookie(send, token, cookie))
+
+    def _is_ours(self, token: str) -> bool:
+        return self._csrf_tokens_match(token, token)
+
+    def _with_cookie(self, send: Send, token: str, cookie: str | None) -> Send:
+        if token == cookie:
+            return send
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                morsel = http.cookies.SimpleCookie()
+                morsel[self.cookie_name] = token
+                morsel[self.cookie_name]["path"] = self.cookie_path
+                morsel[self.cookie_name]["secure"] = self.cookie_secure
+                morsel[self.cookie_name]["samesite"] = self.cookie_samesite
+                MutableHeaders(scope=message).append("set-cookie", morsel.output(header="").strip())
+            await send(message)
+
+        return send_with_cookie
+
+    async def _submitted_token(self, scope: Scope, receive: Receive) -> tuple[str | None, Receive]:
+        """The header's token, else the form field's; `receive` is replaced so the app reads the body again."""
+        headers = Headers(scope=scope)
+        if headers.get(self.header_name):
+            return headers[self.header_name], receive
+        content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type not in FORM_TYPES:
+            return None, receive
+
+        messages: list[Message] = []
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                break
+        body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        if content_type == FORM_TYPES[0]:
+            values = parse_qs(body.decode("latin-1")).get(FORM_FIELD)
+            return (values[0] if values else None), replay
+
+        async def once() -> Message:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        try:
+            async with Request(scope, once).form() as form:
+                value = form.get(FORM_FIELD)
+        except (HTTPException, MultiPartException):
+            # A body that is not a valid form carries no token; the refusal says so, not a 500.
+            return None, replay
+        return (value if isinstance(value, str) else None), replay
+
+
+def csrf_token(request: Request) -> str:
+    """This request's CSRF token, for `hx-headers` on <body> and for hidden form fields."""
+    return request.scope.get("state", {}).get("csrf_token", "")
+
+
+def csrf_field(request: Request) -> Markup:
+    """The hidden input a plain HTML form carries so it works without JavaScript."""
+    return Markup(f'<input type="hidden" name="{FORM_FIELD}" value="{escape(csrf_token(request))}">')

@@ -1,0 +1,258 @@
+"""What the lab endpoints do, apart from HTTP: check a dataset, launch a run within the limits,
+and find a run's artifacts. The lab engine runs in subprocesses, so this module never imports torch.
+"""
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Collection
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session, sessionmaker
+
+import labs
+from app.errors import AppError
+from app.lab_runs import store
+from app.lab_runs.models import Run
+from app.settings import Settings
+
+RECIPES_DIR = Path(labs.__file__).resolve().parent / "recipes"
+SAMPLE_DATASET = Path(labs.__file__).resolve().parent / "samples" / "legal-support-sample.jsonl"
+DEFAULT_RECIPE = "legal-format"
+CHECK_TIMEOUT_S = 120
+EXPORT_TIMEOUT_S = 600
+ARTIFACTS = {
+    # kind → (file inside the run dir, media type, download name)
+    "metrics": ("metrics.json", "application/json", "metrics.json"),
+    "events": ("events.jsonl", "application/x-ndjson", "events.jsonl"),
+    "adapter": ("export/adapter.zip", "application/zip", "adapter.zip"),
+    "merged": ("export/merged.zip", "application/zip", "merged-model.zip"),
+    "axolotl": ("export/axolotl.zip", "application/zip", "axolotl-config.zip"),  # config.yaml + train.jsonl
+    "trl": ("export/trl.zip", "application/zip", "trl-script.zip"),  # the SFTTrainer script + its data
+}
+
+
+class RunCreate(BaseModel):
+    """A learner's launch request: the recipe, the base and the few fields worth changing on a CPU."""
+
+    model_config = ConfigDict(extra="forbid")
+    recipe: str = Field("legal-format", description="A recipe from labs/recipes.")
+    base: str = Field("tiny", description="A base model the server allows.")
+    r: int | None = Field(None, ge=1, le=64, description="LoRA rank: capacity of the update.")
+    alpha: int | None = Field(None, ge=1, le=256, description="LoRA alpha: the update is scaled by alpha/r.")
+    lr: float | None = Field(None, ge=1e-6, le=1e-1, description="Learning rate of the adapter weights.")
+    steps: int | None = Field(None, ge=1, le=100_000, description="Optimizer steps.")
+
+    def overrides(self) -> dict:
+        pairs = {"lora.r": self.r, "lora.alpha": self.alpha, "lr": self.lr, "steps": self.steps}
+        return {key: value for key, value in pairs.items() if value is not None}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    description: str
+    base: str
+    r: int
+    alpha: int
+    lr: float
+    steps: int
+    max_seq_len: int
+
+
+def recipes() -> list[Recipe]:
+    """The built-in recipes, read from their YAML (no torch needed); the course's default first."""
+    found = []
+    for path in sorted(RECIPES_DIR.glob("*.yaml")):
+        data = yaml.safe_load(path.read_text())
+        lora = data.get("lora") or {}
+        found.append(Recipe(path.stem, data.get("description", ""), data.get("base", "tiny"),
+                            int(lora.get("r", 8)), int(lora.get("alpha", 16)), float(data.get("lr", 2e-3)),
+                            int(data.get("steps", 60)), int(data.get("max_seq_len", 256))))
+    return sorted(found, key=lambda recipe: (recipe.name != DEFAULT_RECIPE, recipe.name))
+
+
+@dataclass(frozen=True)
+class BaseChoice:
+    name: str
+    ready: bool  # a named base is built; a folder or hub id is only checked when the run loads it
+
+
+def bases(settings: Settings) -> list[BaseChoice]:
+    choices = []
+    for name in (b.strip() for b in settings.lab_bases.split(",") if b.strip()):
+        is_named = "/" not in name
+        ready = (settings.data_dir / "models" / name / "config.json").exists() if is_named else True
+        choices.append(BaseChoice(name, ready))
+    return choices
+
+
+def _lab_env(settings: Settings) -> dict:
+    import os
+
+    return {**os.environ, "COURSE_DATA_DIR": str(settings.data_dir.resolve()), "HF_HUB_OFFLINE": "1"}
+
+
+def check_dataset(path: Path, settings: Settings) -> dict:
+    """The engine's report on a chat-JSONL file (`course-lab data check --json`), plus the file's lines."""
+    result = subprocess.run(
+        [sys.executable, "-m", "labs", "data", "check", "--json", str(path)],
+        capture_output=True, text=True, timeout=CHECK_TIMEOUT_S, env=_lab_env(settings),
+    )
+    if result.returncode not in (0, 1):
+        message = result.stderr.strip().removeprefix("course-lab: error: ") or "the file could not be checked"
+        raise AppError(422, f"file: {message}")
+    report = json.loads(result.stdout)
+    report["file"] = path.name
+    return report
+
+
+def enforce_upload_size(content_length: str | None, settings: Settings) -> None:
+    """Refuse an upload from its Content-Length, before any of its body is read."""
+    limit = settings.lab_max_upload_bytes
+    if content_length is None or not content_length.isdigit():
+        raise AppError(411, "Uploads must say their size (Content-Length); your browser normally does.")
+    if int(content_length) > limit + 64_000:  # room for the multipart envelope and the other fields
+        raise AppError(413, f"file: the upload is {int(content_length):,} bytes; the limit is {limit:,} bytes.")
+
+
+def save_upload(upload, settings: Settings, directory: Path) -> Path:
+    """Copy an uploaded file into `directory`, refusing it (and leaving nothing) past the size limit."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "dataset.jsonl"
+    written = 0
+    with path.open("wb") as out:
+        while chunk := upload.file.read(64_000):
+            written += len(chunk)
+            if written > settings.lab_max_upload_bytes:
+                out.close()
+                path.unlink(missing_ok=True)
+                raise AppError(413, f"file: larger than the {settings.lab_max_upload_bytes:,}-byte limit.")
+            out.write(chunk)
+    if written == 0:
+        path.unlink(missing_ok=True)
+        raise AppError(422, "file: the upload is empty; choose a chat JSONL file.")
+    return path
+
+
+def check_upload(upload, settings: Settings) -> dict:
+    """Check an uploaded file in a scratch folder that is removed afterwards, whatever happens."""
+    scratch = Path(tempfile.mkdtemp(prefix="check-", dir=_scratch_root(settings)))
+    try:
+        path = save_upload(upload, settings, scratch)
+        report = check_dataset(path, settings)
+        report["lines_text"] = _quoted_lines(path, report)
+        report["file"] = upload.filename or "dataset.jsonl"
+        return report
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def check_sample(settings: Settings) -> dict:
+    """The report on the course's sample set: a realistic file with the usual problems left in."""
+    report = check_dataset(SAMPLE_DATASET, settings)
+    report["lines_text"] = _quoted_lines(SAMPLE_DATASET, report)
+    return report
+
+
+def _scratch_root(settings: Settings) -> Path:
+    root = settings.data_dir / "scratch"
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def _quoted_lines(path: Path, report: dict) -> dict[int, str]:
+    """The text of every line an issue points at (and the line it duplicates), for side-by-side display."""
+    import re
+
+    wanted = set()
+    for issue in report.get("issues", []):
+        if issue.get("line"):
+            wanted.add(issue["line"])
+            wanted.update(int(n) for n in re.findall(r"of line (\d+)", issue.get("message", "")))
+    quoted = {}
+    with path.open("rb") as file:
+        for number, raw in enumerate(file, start=1):
+            if number in wanted:
+                quoted[number] = raw.decode("utf-8", errors="replace").strip()[:2000]
+    return quoted
+
+
+def launch(
+    request: RunCreate, settings: Settings, sessions: sessionmaker[Session], learner: str,
+    owners: Collection[str], upload=None,
+) -> Run:
+    """Check the limits, then queue the run (with its dataset, when one was uploaded and is usable)."""
+    known = {r.name: r for r in recipes()}
+    if request.recipe not in known:
+        raise AppError(422, f"recipe: {request.recipe!r} is not a recipe; recipes: {', '.join(known)}.")
+    allowed = {b.name: b for b in bases(settings)}
+    if request.base not in allowed:
+        raise AppError(422, f"base: {request.base!r} is not allowed here; allowed: {', '.join(allowed)}.")
+    if not allowed[request.base].ready:
+        raise AppError(422, f"base: {request.base!r} is not built on this server yet (course-lab base build).")
+    steps = request.steps or known[request.recipe].steps
+    if steps > settings.lab_max_steps:
+        raise AppError(422, f"steps: at most {settings.lab_max_steps} on this server (asked for {steps}).")
+    if store.count_active(sessions, owners) >= settings.lab_max_active_runs_per_owner:
+        raise AppError(429, f"You already have {settings.lab_max_active_runs_per_owner} runs queued or running; "
+                            "wait for one to finish or cancel it.")
+    if store.count_since(sessions, owners, store.hour_ago()) >= settings.lab_runs_per_hour:
+        raise AppError(429, f"You have launched {settings.lab_runs_per_hour} runs in the last hour, the limit here.")
+    free_mb = shutil.disk_usage(settings.data_dir).free // 1_000_000
+    if free_mb < settings.lab_min_free_disk_mb:
+        raise AppError(507, f"The server has {free_mb} MB of disk left; a run needs {settings.lab_min_free_disk_mb} MB.")
+
+    overrides = request.overrides()
+    if known[request.recipe].max_seq_len > settings.lab_max_seq_len:
+        overrides["max_seq_len"] = settings.lab_max_seq_len
+    run_id = uuid.uuid4().hex
+    run_dir = (settings.data_dir / "runs" / run_id).resolve()
+    dataset_name = None
+    if upload is not None and upload.filename:
+        try:
+            path = save_upload(upload, settings, run_dir)
+            report = check_dataset(path, settings)
+            if not report.get("usable"):
+                first = next((i["message"] for i in report["issues"] if i["severity"] == "error"), "it has errors")
+                raise AppError(422, f"file: the dataset is not usable: {first}.")
+            if report.get("examples", 0) > settings.lab_max_examples:
+                raise AppError(422, f"file: {report['examples']} examples; the limit is {settings.lab_max_examples}.")
+        except BaseException:
+            shutil.rmtree(run_dir, ignore_errors=True)  # a refused upload leaves nothing behind
+            raise
+        dataset_name = upload.filename
+        overrides["dataset"] = str(path)
+    return store.create_run(sessions, run_id, learner, request.recipe, request.base, overrides, run_dir,
+                            settings.runner, dataset_name)
+
+
+def artifact_path(run: Run, kind: str, settings: Settings) -> Path:
+    """The file for an artifact kind, exported on first request (`course-lab export`)."""
+    if kind not in ARTIFACTS:
+        raise AppError(404, f"There is no artifact {kind!r}; kinds: {', '.join(ARTIFACTS)}.")
+    relative, _, _ = ARTIFACTS[kind]
+    path = Path(run.run_dir) / relative
+    if path.exists():
+        return path
+    if kind in ("metrics", "events") or run.status != "succeeded":
+        raise AppError(404, f"This run has no {kind} yet (status: {run.status}).")
+    _export(run, kind, path, settings)
+    return path
+
+
+def _export(run: Run, kind: str, path: Path, settings: Settings) -> None:
+    out = Path(run.run_dir) / "export" / kind
+    result = subprocess.run(
+        [sys.executable, "-m", "labs", "export", "--run-dir", run.run_dir, "--format", kind, "--out", str(out)],
+        capture_output=True, text=True, timeout=EXPORT_TIMEOUT_S, env=_lab_env(settings),
+    )
+    if result.returncode != 0:
+        raise AppError(500, f"The {kind} export failed: {result.stderr.strip()[-300:]}")
+    shutil.make_archive(str(path.with_suffix("")), "zip", out)

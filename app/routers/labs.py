@@ -1,0 +1,178 @@
+"""Lab runs over HTTP: the JSON API (launch, list, cancel, events as SSE, artifacts, data checks)
+and the pages around it (run view, my runs, evaluation view, data report)."""
+
+from fastapi import APIRouter, Request, UploadFile
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, StreamingResponse
+from pydantic import ValidationError
+
+from app.deps import SessionsDep, SettingsDep
+from app.errors import AppError, describe_validation_errors
+from app.lab_runs import service, store
+from app.lab_runs.events import read_events, stream_events
+from app.lab_runs.models import Run
+from app.lab_runs.scheduler import settle_if_done
+from app.lab_runs.views import evaluation_context, run_public
+from app.learners import LearnerId
+
+router = APIRouter(tags=["labs"])
+
+
+def _owned_run(sessions, run_id: str, learner: str) -> Run:
+    run = store.get_run(sessions, run_id, owners={learner})
+    if run is None:
+        raise AppError(404, f"There is no run {run_id!r} among yours.")
+    return settle_if_done(sessions, run)
+
+
+def _parse_run_create(fields: dict) -> service.RunCreate:
+    # Empty form fields mean "the recipe's value"; the CSRF field was checked by the middleware.
+    cleaned = {k: v for k, v in fields.items() if v not in (None, "") and k != "csrftoken"}
+    try:
+        return service.RunCreate.model_validate(cleaned)
+    except ValidationError as exc:
+        raise AppError(422, describe_validation_errors(exc.errors())) from exc
+
+
+async def _launch_from_request(request: Request, settings, sessions, learner: str) -> Run:
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        service.enforce_upload_size(request.headers.get("content-length"), settings)
+        form = await request.form()
+        upload = form.get("dataset")
+        fields = {k: v for k, v in form.items() if k != "dataset"}
+        upload = upload if getattr(upload, "filename", None) else None
+    elif request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        fields, upload = dict(await request.form()), None
+    else:
+        try:
+            fields = await request.json()
+        except ValueError as exc:
+            raise AppError(422, "body: send JSON like {\"recipe\": \"legal-format\", \"base\": \"tiny\"}") from exc
+        upload = None
+        if not isinstance(fields, dict):
+            raise AppError(422, "body: a JSON object is expected")
+    create = _parse_run_create(fields)
+    return service.launch(create, settings, sessions, learner, {learner}, upload)
+
+
+# -- JSON API --------------------------------------------------------------------------------------
+async def _uploaded_file(request: Request, settings) -> UploadFile | None:
+    """The multipart `file` field, read only after the declared size passed the limit."""
+    service.enforce_upload_size(request.headers.get("content-length"), settings)
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise AppError(422, "file: send the file as multipart/form-data in a field named 'file'.")
+    upload = (await request.form()).get("file")
+    return upload if getattr(upload, "filename", None) else None
+
+
+@router.post("/api/labs/data/check")
+async def create_data_check(request: Request, settings: SettingsDep) -> dict:
+    """Run the engine's checks on an uploaded chat-JSONL file (multipart field `file`) and return its report."""
+    upload = await _uploaded_file(request, settings)
+    if upload is None:
+        raise AppError(422, "file: choose a chat JSONL file to check.")
+    report = service.check_upload(upload, settings)
+    report.pop("lines_text", None)
+    return report
+
+
+@router.post("/api/labs/runs", status_code=201)
+async def create_run(request: Request, settings: SettingsDep, sessions: SessionsDep, learner: LearnerId) -> dict:
+    """Queue a run from a recipe, a base and a few overrides (JSON or a multipart form with a dataset)."""
+    run = await _launch_from_request(request, settings, sessions, learner)
+    return {"id": run.id, "status": run.status}
+
+
+@router.get("/api/labs/runs")
+def read_runs(sessions: SessionsDep, learner: LearnerId) -> list[dict]:
+    """Your runs, newest first."""
+    return [run_public(run) for run in store.list_runs(sessions, {learner})]
+
+
+@router.get("/api/labs/runs/{run_id}")
+def read_run(run_id: str, sessions: SessionsDep, learner: LearnerId) -> dict:
+    """One of your runs, with its metrics when finished."""
+    return run_public(_owned_run(sessions, run_id, learner), with_metrics=True)
+
+
+@router.post("/api/labs/runs/{run_id}/cancel")
+def cancel_run(run_id: str, sessions: SessionsDep, learner: LearnerId) -> dict:
+    """Cancel a queued or running run of yours."""
+    run = _owned_run(sessions, run_id, learner)
+    return {"id": run.id, "status": store.request_cancel(sessions, run.id)}
+
+
+@router.get("/api/labs/runs/{run_id}/events")
+async def read_run_events(run_id: str, request: Request, sessions: SessionsDep, learner: LearnerId):
+    """The run's events as Server-Sent Events, from `Last-Event-ID` (or `?after=`) on."""
+    run = _owned_run(sessions, run_id, learner)
+    after_text = request.headers.get("last-event-id") or request.query_params.get("after") or "0"
+    if not after_text.isdigit():
+        raise AppError(422, f"Last-Event-ID: expected an event number, got {after_text!r}")
+    return StreamingResponse(
+        stream_events(run.run_dir, int(after_text)),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.get("/api/labs/runs/{run_id}/artifacts/{kind}")
+def read_run_artifact(run_id: str, kind: str, sessions: SessionsDep, settings: SettingsDep, learner: LearnerId):
+    """Download an artifact: adapter, merged, axolotl, trl, metrics or events."""
+    run = _owned_run(sessions, run_id, learner)
+    path = service.artifact_path(run, kind, settings)
+    _, media_type, filename = service.ARTIFACTS[kind]
+    return FileResponse(path, media_type=media_type, filename=f"{run.recipe}-{run.id[:8]}-{filename}")
+
+
+# -- pages -----------------------------------------------------------------------------------------
+@router.get("/labs/runs", response_class=HTMLResponse)
+def read_runs_page(request: Request, sessions: SessionsDep, learner: LearnerId):
+    """My runs: status, recipe, base, duration, compliance before → after, downloads."""
+    runs = [run_public(run) for run in store.list_runs(sessions, {learner})]
+    return request.app.state.templates.TemplateResponse(request, "lab_runs.html", {"runs": runs})
+
+
+@router.post("/labs/runs")
+async def create_run_from_form(request: Request, settings: SettingsDep, sessions: SessionsDep, learner: LearnerId):
+    """Launch from the chapter's form, then go to the run's live page."""
+    run = await _launch_from_request(request, settings, sessions, learner)
+    return RedirectResponse(f"/labs/runs/{run.id}", status_code=303)
+
+
+@router.get("/labs/runs/{run_id}", response_class=HTMLResponse)
+def read_run_page(run_id: str, request: Request, sessions: SessionsDep, learner: LearnerId):
+    """A run, live: progress, loss chart, samples and, when done, compliance before and after."""
+    run = _owned_run(sessions, run_id, learner)
+    events = [event for _, event in read_events(run.run_dir)]
+    return request.app.state.templates.TemplateResponse(
+        request, "lab_run.html", {"run": run_public(run, with_metrics=True), "events": events}
+    )
+
+
+@router.post("/labs/runs/{run_id}/cancel")
+def cancel_run_from_form(run_id: str, sessions: SessionsDep, learner: LearnerId):
+    """Cancel from the run page, then show it again."""
+    run = _owned_run(sessions, run_id, learner)
+    store.request_cancel(sessions, run.id)
+    return RedirectResponse(f"/labs/runs/{run.id}", status_code=303)
+
+
+@router.get("/labs/runs/{run_id}/evaluation", response_class=HTMLResponse)
+def read_evaluation_page(run_id: str, request: Request, sessions: SessionsDep, learner: LearnerId):
+    """Base vs fine-tuned on the same held-out prompts, the rule each answer broke, the regression prompts."""
+    run = _owned_run(sessions, run_id, learner)
+    return request.app.state.templates.TemplateResponse(request, "lab_evaluation.html", evaluation_context(run))
+
+
+@router.post("/labs/data/check", response_class=HTMLResponse)
+async def create_data_check_from_form(request: Request, settings: SettingsDep):
+    """The data lab: check an uploaded file (or the course's sample set) and show the report."""
+    if request.query_params.get("sample"):
+        report = service.check_sample(settings)
+    else:
+        upload = await _uploaded_file(request, settings)
+        if upload is None:
+            raise AppError(422, "file: choose a chat JSONL file to check, or use the sample set.")
+        report = service.check_upload(upload, settings)
+    template = "_lab_data_report.html" if request.headers.get("HX-Request") else "lab_data_report.html"
+    return request.app.state.templates.TemplateResponse(request, template, {"report": report})

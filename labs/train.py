@@ -1,0 +1,324 @@
+"""QLoRA fine-tuning: a 4-bit base (labs.quant), LoRA adapters from peft, and a plain training loop.
+
+`run(cfg, run_dir)` trains, evaluates the base and the fine-tuned model on held-out prompts, and writes
+events.jsonl (as it goes), adapter/, config.yaml, train.jsonl and metrics.json into the run directory.
+Only the answer tokens are learned: prompt tokens get label -100. `--engine trl` lives in labs.train_trl.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import random
+import time
+from pathlib import Path
+
+from labs import LabError, corpus
+from labs.events import EventWriter
+
+
+def training_examples(cfg) -> list[dict]:
+    if cfg.dataset is None:
+        return corpus.legal_format_examples(cfg.train_examples, cfg.seed, heldout=50)
+    from labs.data import load_usable_examples
+
+    return load_usable_examples(Path(cfg.dataset))[: cfg.train_examples]
+
+
+def encode(tokenizer, messages: list[dict], max_len: int) -> dict:
+    """Token ids and labels for one conversation; labels are -100 except on assistant turns (content + end token).
+
+    Each assistant turn's span is found in characters by rendering the conversation up to that turn, so any
+    prefix-stable chat template works (ours, SmolLM2's ChatML), with or without {% generation %} markers.
+    """
+    full = tokenizer.apply_chat_template(messages, tokenize=False)
+    spans = []
+    for i, message in enumerate(messages):
+        if message["role"] != "assistant":
+            continue
+        head = tokenizer.apply_chat_template(messages[:i], tokenize=False, add_generation_prompt=True)
+        upto = tokenizer.apply_chat_template(messages[: i + 1], tokenize=False)
+        if not full.startswith(head) or not full.startswith(upto):
+            raise LabError("the base's chat template is not prefix-stable, so answer tokens cannot be located")
+        spans.append((len(head), len(upto.rstrip("\n"))))  # answer and end token, not the newline after
+    enc = tokenizer(full, add_special_tokens=False, return_offsets_mapping=True, truncation=True,
+                    max_length=max_len)
+    labels = [tok if any(a <= s and e <= b and e > s for a, b in spans) else -100
+              for tok, (s, e) in zip(enc["input_ids"], enc["offset_mapping"])]
+    return {"input_ids": enc["input_ids"], "labels": labels}
+
+
+def collate(rows: list[dict], pad_id: int, device: str) -> dict:
+    """Right-pad a list of encoded rows into (B, T) tensors; padding is masked and never learned."""
+    import torch
+
+    T = max(len(r["input_ids"]) for r in rows)
+    ids = torch.full((len(rows), T), pad_id, dtype=torch.long)
+    labels = torch.full((len(rows), T), -100, dtype=torch.long)
+    mask = torch.zeros((len(rows), T), dtype=torch.long)
+    for i, r in enumerate(rows):
+        n = len(r["input_ids"])
+        ids[i, :n] = torch.tensor(r["input_ids"])
+        labels[i, :n] = torch.tensor(r["labels"])
+        mask[i, :n] = 1
+    return {"input_ids": ids.to(device), "labels": labels.to(device), "attention_mask": mask.to(device)}
+
+
+def batches(rows: list[dict], batch_size: int, seed: int):
+    """Endless shuffled batches, a fresh permutation every epoch (smaller batches for a tiny dataset)."""
+    rng = random.Random(seed)
+    batch_size = min(batch_size, len(rows))
+    while True:
+        order = list(range(len(rows)))
+        rng.shuffle(order)
+        for i in range(0, len(order) - batch_size + 1, batch_size):
+            yield [rows[j] for j in order[i: i + batch_size]]
+
+
+def lr_at(step: int, cfg) -> float:
+    """Linear warm-up to cfg.lr, then cosine (or linear) decay to zero at cfg.steps; step counts from 1."""
+    if step <= cfg.warmup_steps:
+        return cfg.lr * step / max(1, cfg.warmup_steps)
+    if cfg.schedule == "constant":
+        return cfg.lr
+    progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+    if cfg.schedule == "linear":
+        return cfg.lr * (1.0 - progress)
+    return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def validation_loss(model, rows: list[dict], pad_id: int, device: str, batch_size: int = 25) -> float:
+    """Mean loss per answer token on held-out reference answers (no gradients)."""
+    import torch
+
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for i in range(0, len(rows), batch_size):
+            batch = collate(rows[i: i + batch_size], pad_id, device)
+            n = int((batch["labels"][:, 1:] != -100).sum())  # the model shifts labels by one
+            total += model(**batch).loss.item() * n
+            count += n
+    if was_training:
+        model.train()
+    return total / max(1, count)
+
+
+def load_for_training(cfg, adapter_dir: Path | None = None, on_build_step=None):
+    """The base (4-bit unless quantization: none) with fresh LoRA adapters, or the saved ones in `adapter_dir`."""
+    from peft import LoraConfig, PeftModel, get_peft_model
+    from transformers import AutoTokenizer
+
+    from labs.base import hub_error, resolve_base
+    from labs.quant import load_model, pick_device
+
+    device = pick_device(cfg.device)
+    base = resolve_base(cfg.base, on_step=on_build_step, show_progress=on_build_step is None)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(base)
+    except (OSError, ValueError) as exc:
+        raise hub_error(base, exc) from exc
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if tokenizer.chat_template is None:
+        raise LabError(f"base {cfg.base!r} has no chat template; the labs train chat models")
+    model = load_model(base, cfg.quantization, cfg.double_quant, cfg.resolved_dtype(device), device)
+    if cfg.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+        model.enable_input_require_grads()
+    if adapter_dir is not None:
+        model = PeftModel.from_pretrained(model, str(adapter_dir))
+    else:
+        present = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules()}
+        missing = [m for m in cfg.lora.target_modules if m not in present]
+        if missing:
+            raise LabError(f"lora.target_modules names layers this base does not have: {', '.join(missing)}")
+        lora = LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
+                          target_modules=list(cfg.lora.target_modules), bias="none", task_type="CAUSAL_LM")
+        model = get_peft_model(model, lora)  # B starts at zero: the adapted model equals the base at step 0
+    return model, tokenizer, device
+
+
+def versions() -> dict:
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version()}
+    for pkg in ("torch", "transformers", "peft", "bitsandbytes", "trl", "accelerate"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def peak_memory_mb(device: str) -> float:
+    if device == "cuda":
+        import torch
+
+        return torch.cuda.max_memory_allocated() / 2**20
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+
+
+def prepare_run_dir(cfg, run_dir: Path, examples: list[dict]) -> None:
+    """What another machine needs to reproduce the run: the resolved config and the exact training data."""
+    import yaml
+
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    with open(run_dir / "train.jsonl", "w", encoding="utf-8") as f:
+        for ex in examples:
+            f.write(json.dumps(ex, ensure_ascii=False) + "\n")
+
+
+def run(cfg, run_dir: Path, engine: str = "loop", start: float | None = None, echo=None) -> dict:
+    """Train, evaluate, save. Events stream to run_dir/events.jsonl; returns the metrics (also metrics.json).
+
+    Whatever goes wrong after the stream opens (a bad dataset, a missing base, a bug) ends it with an `error`
+    event before the exception propagates, so a watcher is never left waiting.
+    """
+    run_dir = Path(run_dir)
+    start = time.time() if start is None else start
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for stale in ("events.jsonl", "metrics.json"):
+        (run_dir / stale).unlink(missing_ok=True)
+    events = EventWriter(run_dir / "events.jsonl", total_steps=cfg.steps, start=start, echo=echo)
+    try:
+        events.emit("progress", phase="load", message=f"loading base {cfg.base!r} ({cfg.quantization})")
+        examples = training_examples(cfg)
+        prepare_run_dir(cfg, run_dir, examples)
+        if engine == "trl":
+            from labs.train_trl import train_trl as train_fn
+        else:
+            train_fn = train_loop
+        metrics = train_fn(cfg, run_dir, examples, events)
+        metrics["time_to_first_loss_s"] = events.first_elapsed.get("loss")
+        metrics["duration_s"] = round(time.time() - start, 2)
+        (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        events.emit("done", step=cfg.steps, eta_s=0, metrics=str(run_dir / "metrics.json"),
+                    compliance_before=metrics["compliance_before"], compliance_after=metrics["compliance_after"])
+        return metrics
+    except LabError as exc:
+        events.emit("error", message=str(exc))
+        raise
+    except KeyboardInterrupt:
+        events.emit("error", message="the run was cancelled")
+        raise
+    except Exception as exc:
+        events.emit("error", message=f"the run failed: {type(exc).__name__}: {exc}")
+        raise
+    finally:
+        events.close()
+
+
+def _build_progress(events: EventWriter):
+    """Progress events while a missing named base is built on first use (about a minute for tiny)."""
+    t0 = time.time()
+
+    def on_step(step: int, total: int, loss: float) -> None:
+        if step % 10 == 0 or step == total:
+            elapsed = time.time() - t0
+            events.emit("progress", phase="build_base", eta_s=elapsed / step * (total - step),
+                        message=f"building the base model: pretraining step {step}/{total}, loss {loss:.3f}")
+
+    return on_step
+
+
+def train_loop(cfg, run_dir: Path, examples: list[dict], events: EventWriter) -> dict:
+    import torch
+
+    from labs.evaluate import heldout_examples
+
+    torch.manual_seed(cfg.seed)
+    model, tokenizer, device = load_for_training(cfg, on_build_step=_build_progress(events))
+    rows = [encode(tokenizer, ex["messages"], cfg.max_seq_len) for ex in examples]
+    held = [encode(tokenizer, ex["messages"], cfg.max_seq_len)
+            for ex in heldout_examples(cfg.task, cfg.eval.heldout, cfg.seed)]
+    params = [p for p in model.parameters() if p.requires_grad]  # only the LoRA A and B matrices
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    pad = tokenizer.pad_token_id
+    stream = batches(rows, cfg.batch_size, cfg.seed)
+    events.emit("progress", phase="train", message=f"{len(rows)} examples, {cfg.steps} steps on {device}")
+
+    model.train()
+    t0, cpu0, tokens, first_loss, eval_loss = time.time(), time.process_time(), 0, None, None
+    val_s = val_cpu = 0.0  # validation passes, kept out of the training throughput (TRL's excludes them too)
+    for step in range(1, cfg.steps + 1):
+        lr = lr_at(step, cfg)
+        for group in opt.param_groups:
+            group["lr"] = lr
+        step_loss = 0.0
+        for _ in range(cfg.grad_accum):
+            batch = collate(next(stream), pad, device)  # (B, T) ids, labels, mask
+            loss = model(**batch).loss / cfg.grad_accum  # mean cross-entropy over answer tokens
+            loss.backward()
+            step_loss += loss.item()
+            tokens += int(batch["attention_mask"].sum())
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        first_loss = step_loss if first_loss is None else first_loss
+        values = {"loss": round(step_loss, 4), "lr": lr}
+        if step % cfg.eval_every == 0 or step == cfg.steps:
+            v0, vc0 = time.time(), time.process_time()
+            eval_loss = validation_loss(model, held, pad, device, cfg.eval.batch_size)
+            values["eval_loss"] = round(eval_loss, 4)
+            val_s, val_cpu = val_s + time.time() - v0, val_cpu + time.process_time() - vc0
+        elapsed = time.time() - t0
+        events.emit("loss", step, eta_s=elapsed / step * (cfg.steps - step), **values,
+                    tokens_per_s=round(tokens / elapsed, 1))
+    # CPU seconds as well as wall seconds: on a shared machine the CPU time is the fairer measure of work
+    train_s, cpu_s = time.time() - t0 - val_s, time.process_time() - cpu0 - val_cpu
+    stats = {"first_loss": first_loss, "last_loss": step_loss, "eval_loss": eval_loss, "train_s": train_s,
+             "cpu_s": cpu_s, "tokens": tokens}
+    return finish(cfg, run_dir, "loop", model, tokenizer, device, held, events, stats)
+
+
+def finish(cfg, run_dir: Path, engine: str, model, tokenizer, device: str, held: list[dict], events: EventWriter,
+           stats: dict) -> dict:
+    """After training (either engine): evaluate base and fine-tuned model, emit samples, save the adapter."""
+    from labs.evaluate import evaluate_model, side_by_side
+    from labs.quant import quantized_layers
+
+    pad = tokenizer.pad_token_id
+    emit = lambda *a, **k: events.emit(*a, step=cfg.steps, **k)  # noqa: E731
+    # "Before" is the same model with the adapter switched off: exactly the base, since LoRA's B started at
+    # zero. Evaluating it here rather than first lets the loss curve start within seconds of launch.
+    emit("progress", phase="eval", message="evaluating the base and the fine-tuned model on held-out prompts")
+    with model.disable_adapter():
+        eval_loss_before = validation_loss(model, held, pad, device, cfg.eval.batch_size)
+        before = evaluate_model(model, tokenizer, cfg, emit, "before")
+    after = evaluate_model(model, tokenizer, cfg, emit, "after")
+    for row in side_by_side(before, after, cfg.eval.side_by_side, cfg.task):
+        emit("sample", **row)
+    model.save_pretrained(str(run_dir / "adapter"))  # adapter_model.safetensors + adapter_config.json
+    tokenizer.save_pretrained(str(run_dir / "adapter"))
+    trainable, total = model.get_nb_trainable_parameters()
+    return build_metrics(cfg, engine, device, before, after, stats, eval_loss_before, trainable, total,
+                         quantized_layers(model))
+
+
+def build_metrics(cfg, engine, device, before, after, stats, eval_loss_before, trainable, total,
+                  n_quantized) -> dict:
+    from labs.quant import describe_quantization
+
+    return {
+        "recipe": cfg.name, "engine": engine, "base": cfg.base, "task": cfg.task,
+        "compliance_before": before["greedy"]["compliance"], "compliance_after": after["greedy"]["compliance"],
+        "compliance_before_sampled": before["sampled"]["compliance"],
+        "compliance_after_sampled": after["sampled"]["compliance"],
+        "checks": {"before": before["greedy"]["checks"], "after": after["greedy"]["checks"],
+                   "before_sampled": before["sampled"]["checks"], "after_sampled": after["sampled"]["checks"]},
+        "regression": {"format_leak_before": before["format_leak"], "format_leak_after": after["format_leak"],
+                       "n": len(before["outputs"]["regression"])},
+        "heldout": before["greedy"]["n"],
+        "train_loss": round(stats["last_loss"], 4), "train_loss_first": round(stats["first_loss"], 4),
+        "eval_loss": round(stats["eval_loss"], 4), "eval_loss_before": round(eval_loss_before, 4),
+        "steps": cfg.steps, "train_duration_s": round(stats["train_s"], 2), "train_cpu_s": round(stats["cpu_s"], 2),
+        "tokens_per_s": round(stats["tokens"] / stats["train_s"], 1),
+        "trainable_params": trainable, "total_params": total,
+        "quantization": describe_quantization(cfg.quantization, cfg.double_quant), "quantized_layers": n_quantized,
+        "peak_memory_mb": round(peak_memory_mb(device), 1), "device": device, "versions": versions(),
+    }

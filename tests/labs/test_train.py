@@ -1,0 +1,141 @@
+"""QLoRA training: prompt tokens are masked, the schedule is right, and a short real run on the micro base raises
+compliance, streams well-formed ordered events and writes complete metrics.
+
+The run itself is the session fixture `short_run` (conftest): 80 steps on the 4-bit micro base.
+"""
+
+import json
+import math
+
+import pytest
+
+from labs import LabError
+from labs.config import apply_overrides, load_recipe
+from labs.events import TYPES, read_events
+
+# metrics.json keys promised by CONTRACTS.md
+CONTRACT_KEYS = {"compliance_before", "compliance_after", "checks", "train_loss", "eval_loss", "steps", "duration_s",
+                 "trainable_params", "total_params", "quantization", "quantized_layers", "peak_memory_mb", "device",
+                 "versions"}
+
+
+def test_only_the_answer_and_its_end_token_are_learned(micro_base):
+    from transformers import AutoTokenizer
+
+    from labs.train import encode
+
+    tok = AutoTokenizer.from_pretrained(micro_base)
+    messages = [{"role": "system", "content": "Be formal."}, {"role": "user", "content": "Hello there"},
+                {"role": "assistant", "content": "1. Greet.\n2. Wait."}, {"role": "user", "content": "And?"},
+                {"role": "assistant", "content": "1. Leave."}]
+    row = encode(tok, messages, max_len=256)
+    learned = [t for t, label in zip(row["input_ids"], row["labels"]) if label != -100]
+    assert tok.decode(learned) == "1. Greet.\n2. Wait.<|end|>1. Leave.<|end|>"
+    assert all(label in (-100, t) for t, label in zip(row["input_ids"], row["labels"]))
+
+
+def test_the_schedule_warms_up_linearly_then_decays_to_zero():
+    from labs.train import lr_at
+
+    cfg = apply_overrides(load_recipe("legal-format"), ["steps=100", "warmup_steps=10", "lr=1.0e-3"])
+    assert lr_at(5, cfg) == pytest.approx(5e-4)
+    assert lr_at(10, cfg) == pytest.approx(1e-3)
+    assert lr_at(55, cfg) == pytest.approx(5e-4)  # cosine half way
+    assert lr_at(100, cfg) == pytest.approx(0.0, abs=1e-12)
+    linear = apply_overrides(cfg, ["schedule=linear"])
+    assert lr_at(55, linear) == pytest.approx(5e-4) and lr_at(32.5, linear) == pytest.approx(7.5e-4)
+
+
+def test_a_short_run_raises_compliance_on_heldout_prompts(short_run):
+    _, metrics = short_run
+    assert metrics["compliance_before"] <= 0.2
+    assert metrics["compliance_after"] >= metrics["compliance_before"] + 0.4
+    assert metrics["checks"]["after"]["disclaimer_footer"] >= 0.9
+    assert metrics["train_loss"] < metrics["train_loss_first"]
+    assert metrics["eval_loss"] < metrics["eval_loss_before"]
+
+
+def test_metrics_hold_every_contract_key_with_sensible_values(short_run):
+    run_dir, metrics = short_run
+    assert json.loads((run_dir / "metrics.json").read_text()) == metrics
+    assert CONTRACT_KEYS <= set(metrics)
+    assert set(metrics["checks"]["before"]) == {"numbered_items", "disclaimer_footer", "british_spelling",
+                                                "formal_register"}
+    assert 0 <= metrics["compliance_before"] <= 1 and 0 <= metrics["compliance_after"] <= 1
+    assert metrics["quantization"] == "nf4+double_quant" and metrics["quantized_layers"] == 14
+    assert 0 < metrics["trainable_params"] < metrics["total_params"]
+    assert metrics["steps"] == 80 and metrics["device"] == "cpu" and metrics["peak_memory_mb"] > 0
+    assert set(metrics["versions"]) >= {"torch", "transformers", "peft", "bitsandbytes"}
+    assert metrics["engine"] == "loop" and metrics["tokens_per_s"] > 0 and metrics["train_cpu_s"] > 0
+    assert 0 < metrics["time_to_first_loss_s"] < metrics["duration_s"]
+
+
+def test_events_are_well_formed_and_in_order(short_run):
+    run_dir, metrics = short_run
+    events = read_events(run_dir / "events.jsonl")
+    for e in events:
+        assert e["type"] in TYPES
+        assert {"step", "total_steps", "elapsed_s", "eta_s"} <= set(e)
+        assert e["total_steps"] == 80
+    assert [e["elapsed_s"] for e in events] == sorted(e["elapsed_s"] for e in events)
+    types = [e["type"] for e in events]
+    assert types[0] == "progress" and types[-1] == "done" and "error" not in types
+    losses = [e for e in events if e["type"] == "loss"]
+    assert [e["step"] for e in losses] == list(range(1, 81))
+    assert all(math.isfinite(e["loss"]) and e["eta_s"] >= 0 for e in losses)
+    assert "eval_loss" in losses[19] and "eval_loss" in losses[-1] and "eval_loss" not in losses[0]
+    evals = [e for e in events if e["type"] == "eval"]
+    assert [e["which"] for e in evals] == ["before", "after"]
+    assert evals[1]["compliance"] == metrics["compliance_after"]
+    assert types.index("eval") > max(i for i, t in enumerate(types) if t == "loss")
+    samples = [e for e in events if e["type"] == "sample"]
+    assert len(samples) == 4 and all({"prompt", "base", "finetuned"} <= set(s) for s in samples)
+    assert events[-1]["metrics"] == str(run_dir / "metrics.json")
+
+
+def test_the_run_dir_holds_what_eval_and_export_need(short_run):
+    run_dir, _ = short_run
+    for name in ("config.yaml", "train.jsonl", "adapter/adapter_config.json", "adapter/adapter_model.safetensors"):
+        assert (run_dir / name).exists(), name
+    assert len((run_dir / "train.jsonl").read_text().splitlines()) == 200
+
+
+def test_a_failing_run_ends_its_event_stream_with_an_error_for_a_person(micro_base, tmp_path):
+    from labs.train import run
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"messages": [{"role": "user", "content": "hi"}]}\n')
+    cfg = apply_overrides(load_recipe("legal-format"), ["base=micro", f"dataset={bad}"])
+    with pytest.raises(LabError, match="not usable for training"):
+        run(cfg, tmp_path / "run")
+    events = read_events(tmp_path / "run" / "events.jsonl")
+    assert [e["type"] for e in events] == ["progress", "error"]
+    assert "line 1: no assistant message" in events[-1]["message"]
+    assert not (tmp_path / "run" / "metrics.json").exists()
+
+    cfg = apply_overrides(load_recipe("legal-format"), ["base=micro", "lora.target_modules=[c_attn]"])
+    with pytest.raises(LabError, match="lora.target_modules names layers this base does not have: c_attn"):
+        run(cfg, tmp_path / "run2")
+    events = read_events(tmp_path / "run2" / "events.jsonl")
+    assert events[-1]["type"] == "error" and "c_attn" in events[-1]["message"]
+
+
+def test_a_missing_named_base_is_built_on_first_use_with_progress_events(monkeypatch, tmp_path):
+    import dataclasses
+
+    import labs.base
+    from labs.train import run
+
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "fresh"))
+    nano = dataclasses.replace(labs.base.SPECS["micro"], hidden_size=32, intermediate_size=64, num_layers=1,
+                               num_heads=1, steps=20, n_chats=60, n_articles=20, n_general=10, vocab_size=512)
+    monkeypatch.setitem(labs.base.SPECS, "micro", nano)
+    cfg = apply_overrides(load_recipe("legal-format"), ["base=micro", "steps=2", "warmup_steps=1", "eval.heldout=2",
+                                                        "eval.regression=1", "eval.max_new_tokens=8"])
+    run(cfg, tmp_path / "run")
+    events = read_events(tmp_path / "run" / "events.jsonl")
+    building = [e for e in events if e.get("phase") == "build_base"]
+    assert [e["message"].split("step ")[1].split(",")[0] for e in building] == ["10/20", "20/20"]
+    assert building[0]["eta_s"] > 0 and building[-1]["eta_s"] == 0
+    assert (tmp_path / "fresh" / "models" / "micro" / "config.json").exists()
+    assert events[-1]["type"] == "done"
