@@ -26,8 +26,20 @@ FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 REFUSAL = "The form's security token is missing or out of date (CSRF check). Reload the page and try again."
 
 
+class _FormTooLarge(Exception):
+    """A form body past the middleware's buffering limit."""
+
+
 class CourseCSRFMiddleware(CSRFMiddleware):
-    """starlette-csrf, plus: the token may come from a form field, and the page can render it."""
+    """starlette-csrf, plus: the token may come from a form field, and the page can render it.
+
+    Looking for the field means buffering the body, so a form body over `max_form_bytes` (declared or
+    actual) is refused with a 413 before more of it is read.
+    """
+
+    def __init__(self, app, max_form_bytes: int = 10_000_000, **kwargs):
+        super().__init__(app, **kwargs)
+        self.max_form_bytes = max_form_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -40,7 +52,13 @@ class CourseCSRFMiddleware(CSRFMiddleware):
         scope.setdefault("state", {})["csrf_token"] = token
 
         if request.method not in self.safe_methods and not self._url_is_exempt(request.url):
-            submitted, receive = await self._submitted_token(scope, receive)
+            try:
+                submitted, receive = await self._submitted_token(scope, receive)
+            except _FormTooLarge:
+                detail = f"The upload is larger than this server accepts ({self.max_form_bytes:,} bytes)."
+                response = error_response(Request(scope), 413, detail)
+                await response(scope, receive, self._with_cookie(send, token, cookie))
+                return
             if not (cookie and submitted and self._csrf_tokens_match(cookie, submitted)):
                 response = error_response(Request(scope, receive), 403, REFUSAL)
                 await response(scope, receive, self._with_cookie(send, token, cookie))
@@ -74,11 +92,16 @@ class CourseCSRFMiddleware(CSRFMiddleware):
         content_type = headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type not in FORM_TYPES:
             return None, receive
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_form_bytes:
+            raise _FormTooLarge
 
         messages: list[Message] = []
         while True:
             message = await receive()
             messages.append(message)
+            if sum(len(m.get("body", b"")) for m in messages) > self.max_form_bytes:
+                raise _FormTooLarge
             if message["type"] != "http.request" or not message.get("more_body", False):
                 break
         body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")

@@ -76,7 +76,12 @@ def create_app(settings: Settings | None = None, run_command=None) -> FastAPI:
 
     # The last added runs first: sessions, then the learner cookie, then the CSRF check (whose
     # refusal page shows who is logged in, so it runs inside the session middleware).
-    app.add_middleware(CourseCSRFMiddleware, secret=settings.secret_key, cookie_secure=settings.cookies_secure)
+    app.add_middleware(
+        CourseCSRFMiddleware,
+        secret=settings.secret_key,
+        cookie_secure=settings.cookies_secure,
+        max_form_bytes=settings.lab_max_upload_bytes + 64_000,  # the largest upload plus its envelope
+    )
     app.add_middleware(LearnerCookieMiddleware, secret_key=settings.secret_key, secure=settings.cookies_secure)
     app.add_middleware(
         SessionMiddleware,

@@ -76,7 +76,6 @@ def quiet_transformers() -> None:
 def load_model(base: str, quantization: str = "nf4", double_quant: bool = True, compute_dtype: str = "float32",
                device: str = "cpu"):
     """`from_pretrained` the base, 4-bit (nf4|fp4) or unquantized ("none"), on `device`; guard applied."""
-    import torch
     from transformers import AutoConfig, AutoModelForCausalLM, BitsAndBytesConfig
 
     from labs.base import hub_error

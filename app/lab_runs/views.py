@@ -71,7 +71,7 @@ def evaluation_context(run: Run) -> dict:
     }
 
 
-def mount_labs(templates, request, html: str, settings, sessions, learner: str) -> Markup:
+def mount_labs(templates, request, html: str, settings, sessions, owners: set[str]) -> Markup:
     """Fill a chapter's lab placeholders with their forms (and, for evaluation, the latest run)."""
     html = str(html)
     for name in ("data", "training", "evaluation"):
@@ -80,7 +80,7 @@ def mount_labs(templates, request, html: str, settings, sessions, learner: str) 
             continue
         context = {"recipes": service.recipes(), "bases": service.bases(settings), "settings": settings}
         if name == "evaluation":
-            finished = [r for r in store.list_runs(sessions, {learner}) if r.status == "succeeded"]
+            finished = [r for r in store.list_runs(sessions, owners) if r.status == "succeeded"]
             context["latest"] = run_public(finished[0]) if finished else None
         widget = templates.get_template(f"_lab_{name}.html").render(context, request=request)
         html = html.replace(marker, widget)

@@ -12,13 +12,14 @@ from app.lab_runs.events import read_events, stream_events
 from app.lab_runs.models import Run
 from app.lab_runs.scheduler import settle_if_done
 from app.lab_runs.views import evaluation_context, run_public
-from app.learners import LearnerId
+from app.identity import CurrentVisitor
 
 router = APIRouter(tags=["labs"])
 
 
-def _owned_run(sessions, run_id: str, learner: str) -> Run:
-    run = store.get_run(sessions, run_id, owners={learner})
+def _owned_run(sessions, run_id: str, visitor) -> Run:
+    """The run if it belongs to this visitor (any of their account's learners); otherwise a 404."""
+    run = store.get_run(sessions, run_id, owners=set(visitor.learner_ids))
     if run is None:
         raise AppError(404, f"There is no run {run_id!r} among yours.")
     return settle_if_done(sessions, run)
@@ -33,7 +34,7 @@ def _parse_run_create(fields: dict) -> service.RunCreate:
         raise AppError(422, describe_validation_errors(exc.errors())) from exc
 
 
-async def _launch_from_request(request: Request, settings, sessions, learner: str) -> Run:
+async def _launch_from_request(request: Request, settings, sessions, visitor) -> Run:
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         service.enforce_upload_size(request.headers.get("content-length"), settings)
         form = await request.form()
@@ -51,7 +52,7 @@ async def _launch_from_request(request: Request, settings, sessions, learner: st
         if not isinstance(fields, dict):
             raise AppError(422, "body: a JSON object is expected")
     create = _parse_run_create(fields)
-    return service.launch(create, settings, sessions, learner, {learner}, upload)
+    return service.launch(create, settings, sessions, visitor.learner_id, set(visitor.learner_ids), upload)
 
 
 # -- JSON API --------------------------------------------------------------------------------------
@@ -76,35 +77,35 @@ async def create_data_check(request: Request, settings: SettingsDep) -> dict:
 
 
 @router.post("/api/labs/runs", status_code=201)
-async def create_run(request: Request, settings: SettingsDep, sessions: SessionsDep, learner: LearnerId) -> dict:
+async def create_run(request: Request, settings: SettingsDep, sessions: SessionsDep, visitor: CurrentVisitor) -> dict:
     """Queue a run from a recipe, a base and a few overrides (JSON or a multipart form with a dataset)."""
-    run = await _launch_from_request(request, settings, sessions, learner)
+    run = await _launch_from_request(request, settings, sessions, visitor)
     return {"id": run.id, "status": run.status}
 
 
 @router.get("/api/labs/runs")
-def read_runs(sessions: SessionsDep, learner: LearnerId) -> list[dict]:
+def read_runs(sessions: SessionsDep, visitor: CurrentVisitor) -> list[dict]:
     """Your runs, newest first."""
-    return [run_public(run) for run in store.list_runs(sessions, {learner})]
+    return [run_public(run) for run in store.list_runs(sessions, set(visitor.learner_ids))]
 
 
 @router.get("/api/labs/runs/{run_id}")
-def read_run(run_id: str, sessions: SessionsDep, learner: LearnerId) -> dict:
+def read_run(run_id: str, sessions: SessionsDep, visitor: CurrentVisitor) -> dict:
     """One of your runs, with its metrics when finished."""
-    return run_public(_owned_run(sessions, run_id, learner), with_metrics=True)
+    return run_public(_owned_run(sessions, run_id, visitor), with_metrics=True)
 
 
 @router.post("/api/labs/runs/{run_id}/cancel")
-def cancel_run(run_id: str, sessions: SessionsDep, learner: LearnerId) -> dict:
+def cancel_run(run_id: str, sessions: SessionsDep, visitor: CurrentVisitor) -> dict:
     """Cancel a queued or running run of yours."""
-    run = _owned_run(sessions, run_id, learner)
+    run = _owned_run(sessions, run_id, visitor)
     return {"id": run.id, "status": store.request_cancel(sessions, run.id)}
 
 
 @router.get("/api/labs/runs/{run_id}/events")
-async def read_run_events(run_id: str, request: Request, sessions: SessionsDep, learner: LearnerId):
+async def read_run_events(run_id: str, request: Request, sessions: SessionsDep, visitor: CurrentVisitor):
     """The run's events as Server-Sent Events, from `Last-Event-ID` (or `?after=`) on."""
-    run = _owned_run(sessions, run_id, learner)
+    run = _owned_run(sessions, run_id, visitor)
     after_text = request.headers.get("last-event-id") or request.query_params.get("after") or "0"
     if not after_text.isdigit():
         raise AppError(422, f"Last-Event-ID: expected an event number, got {after_text!r}")
@@ -116,9 +117,9 @@ async def read_run_events(run_id: str, request: Request, sessions: SessionsDep, 
 
 
 @router.get("/api/labs/runs/{run_id}/artifacts/{kind}")
-def read_run_artifact(run_id: str, kind: str, sessions: SessionsDep, settings: SettingsDep, learner: LearnerId):
+def read_run_artifact(run_id: str, kind: str, sessions: SessionsDep, settings: SettingsDep, visitor: CurrentVisitor):
     """Download an artifact: adapter, merged, axolotl, trl, metrics or events."""
-    run = _owned_run(sessions, run_id, learner)
+    run = _owned_run(sessions, run_id, visitor)
     path = service.artifact_path(run, kind, settings)
     _, media_type, filename = service.ARTIFACTS[kind]
     return FileResponse(path, media_type=media_type, filename=f"{run.recipe}-{run.id[:8]}-{filename}")
@@ -126,23 +127,23 @@ def read_run_artifact(run_id: str, kind: str, sessions: SessionsDep, settings: S
 
 # -- pages -----------------------------------------------------------------------------------------
 @router.get("/labs/runs", response_class=HTMLResponse)
-def read_runs_page(request: Request, sessions: SessionsDep, learner: LearnerId):
+def read_runs_page(request: Request, sessions: SessionsDep, visitor: CurrentVisitor):
     """My runs: status, recipe, base, duration, compliance before → after, downloads."""
-    runs = [run_public(run) for run in store.list_runs(sessions, {learner})]
+    runs = [run_public(run) for run in store.list_runs(sessions, set(visitor.learner_ids))]
     return request.app.state.templates.TemplateResponse(request, "lab_runs.html", {"runs": runs})
 
 
 @router.post("/labs/runs")
-async def create_run_from_form(request: Request, settings: SettingsDep, sessions: SessionsDep, learner: LearnerId):
+async def create_run_from_form(request: Request, settings: SettingsDep, sessions: SessionsDep, visitor: CurrentVisitor):
     """Launch from the chapter's form, then go to the run's live page."""
-    run = await _launch_from_request(request, settings, sessions, learner)
+    run = await _launch_from_request(request, settings, sessions, visitor)
     return RedirectResponse(f"/labs/runs/{run.id}", status_code=303)
 
 
 @router.get("/labs/runs/{run_id}", response_class=HTMLResponse)
-def read_run_page(run_id: str, request: Request, sessions: SessionsDep, learner: LearnerId):
+def read_run_page(run_id: str, request: Request, sessions: SessionsDep, visitor: CurrentVisitor):
     """A run, live: progress, loss chart, samples and, when done, compliance before and after."""
-    run = _owned_run(sessions, run_id, learner)
+    run = _owned_run(sessions, run_id, visitor)
     events = [event for _, event in read_events(run.run_dir)]
     return request.app.state.templates.TemplateResponse(
         request, "lab_run.html", {"run": run_public(run, with_metrics=True), "events": events}
@@ -150,17 +151,17 @@ def read_run_page(run_id: str, request: Request, sessions: SessionsDep, learner:
 
 
 @router.post("/labs/runs/{run_id}/cancel")
-def cancel_run_from_form(run_id: str, sessions: SessionsDep, learner: LearnerId):
+def cancel_run_from_form(run_id: str, sessions: SessionsDep, visitor: CurrentVisitor):
     """Cancel from the run page, then show it again."""
-    run = _owned_run(sessions, run_id, learner)
+    run = _owned_run(sessions, run_id, visitor)
     store.request_cancel(sessions, run.id)
     return RedirectResponse(f"/labs/runs/{run.id}", status_code=303)
 
 
 @router.get("/labs/runs/{run_id}/evaluation", response_class=HTMLResponse)
-def read_evaluation_page(run_id: str, request: Request, sessions: SessionsDep, learner: LearnerId):
+def read_evaluation_page(run_id: str, request: Request, sessions: SessionsDep, visitor: CurrentVisitor):
     """Base vs fine-tuned on the same held-out prompts, the rule each answer broke, the regression prompts."""
-    run = _owned_run(sessions, run_id, learner)
+    run = _owned_run(sessions, run_id, visitor)
     return request.app.state.templates.TemplateResponse(request, "lab_evaluation.html", evaluation_context(run))
 
 

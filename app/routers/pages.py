@@ -54,7 +54,7 @@ def render_chapter(request: Request, chapter: Chapter, states: dict[str, dict[st
                 mount_simulations(app.state.templates, request, chapter, states),
                 app.state.settings,
                 sessions,
-                visitor.learner_id,
+                set(visitor.learner_ids),
             ),
             "course": course,
             "previous": previous,

