@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.db import insert_for, transaction
+from app.db import insert_for, reading, transaction
 from app.errors import AppError
 from app.models import ROLES, Learner, User, utcnow
 from app.passwords import check_new_password, hash_password, verify_password
@@ -68,7 +68,7 @@ def create_user(
 
 def authenticate(factory: sessionmaker[Session], email: str, password: str) -> User:
     """The account for this email and password, or 401 without saying which one was wrong."""
-    with factory() as session:
+    with reading(factory) as session:
         user = session.scalar(select(User).where(User.email == email.strip().lower()))
     if not verify_password(password, user.password_hash if user else None):
         raise AppError(401, "The email or the password is wrong.")
@@ -76,12 +76,12 @@ def authenticate(factory: sessionmaker[Session], email: str, password: str) -> U
 
 
 def get_user(factory: sessionmaker[Session], user_id: int) -> User | None:
-    with factory() as session:
+    with reading(factory) as session:
         return session.get(User, user_id)
 
 
 def find_user(factory: sessionmaker[Session], email: str) -> User:
-    with factory() as session:
+    with reading(factory) as session:
         user = session.scalar(select(User).where(User.email == email.strip().lower()))
     if user is None:
         raise AppError(404, f"There is no account with the email {email!r}.")
@@ -89,7 +89,7 @@ def find_user(factory: sessionmaker[Session], email: str) -> User:
 
 
 def list_users(factory: sessionmaker[Session]) -> list[User]:
-    with factory() as session:
+    with reading(factory) as session:
         return list(session.scalars(select(User).order_by(User.id)))
 
 
@@ -158,5 +158,5 @@ def claim_learner(factory: sessionmaker[Session], user_id: int, learner_id: str)
 
 
 def owned_learners(factory: sessionmaker[Session], user_id: int) -> list[str]:
-    with factory() as session:
+    with reading(factory) as session:
         return list(session.scalars(select(Learner.id).where(Learner.account_id == user_id)))

@@ -11,6 +11,7 @@ from enum import StrEnum
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.db import reading
 from app.errors import AppError
 from app.models import Cohort, CohortMember, User
 
@@ -68,7 +69,7 @@ def is_allowed(
         return True
     if rule is Rule.OWN:
         return _owns(actor, target)
-    with factory() as session:
+    with reading(factory) as session:
         return isinstance(target, User) and _teaches(session, actor, target)
 
 

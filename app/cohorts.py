@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.accounts import single_line
-from app.db import insert_for, transaction
+from app.db import insert_for, reading, transaction
 from app.errors import AppError
 from app.models import Cohort, CohortMember, User, utcnow
 
@@ -119,7 +119,7 @@ def remove_member(factory: sessionmaker[Session], cohort: Cohort, user_id: int) 
 
 
 def get_cohort(factory: sessionmaker[Session], cohort_id: int) -> Cohort | None:
-    with factory() as session:
+    with reading(factory) as session:
         return session.get(Cohort, cohort_id)
 
 
@@ -138,7 +138,7 @@ def list_cohorts(factory: sessionmaker[Session], instructor: User | None = None)
     query = select(Cohort, User.display_name, learners).join(User, User.id == Cohort.instructor_id)
     if instructor is not None:
         query = query.where(Cohort.instructor_id == instructor.id)
-    with factory() as session:
+    with reading(factory) as session:
         rows = session.execute(query.order_by(Cohort.id.desc())).all()
     return [CohortSummary(cohort, name, count) for cohort, name, count in rows]
 
@@ -153,7 +153,7 @@ class Membership:
 
 def memberships(factory: sessionmaker[Session], user: User) -> list[Membership]:
     """The cohorts `user` has joined, most recent first."""
-    with factory() as session:
+    with reading(factory) as session:
         rows = session.execute(
             select(Cohort.id, Cohort.name, User.display_name, CohortMember.joined_at)
             .join(CohortMember, CohortMember.cohort_id == Cohort.id)

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.content import Chapter, Course, Question
+from app.db import reading
 from app.models import ChapterVisit, Cohort, CohortMember, Learner, QuizAnswer, User
 from app.progress import ChapterProgress
 
@@ -88,7 +89,7 @@ def build_dashboard(factory: sessionmaker[Session], course: Course, cohort: Coho
         .where(CohortMember.cohort_id == cohort.id)
         .subquery()
     )
-    with factory() as session:
+    with reading(factory) as session:
         members = session.execute(
             select(User.id, User.display_name, User.email, CohortMember.joined_at)
             .join(CohortMember, CohortMember.user_id == User.id)

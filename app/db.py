@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+READ_ONLY = "course_read_only"  # execution option set by `reading()`
 
 
 def create_db_engine(url: str) -> Engine:
@@ -43,6 +44,11 @@ def create_db_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin_immediate(connection):
+        if connection.get_execution_options().get(READ_ONLY):
+            # A session opened with `reading()`: a deferred BEGIN reads a WAL snapshot and takes no lock,
+            # so reads never queue behind each other or behind writers.
+            connection.exec_driver_sql("BEGIN")
+            return
         # Take the write lock at the start, so two read-modify-write transactions serialise
         # instead of one failing (or silently overwriting) at commit time.
         connection.exec_driver_sql("BEGIN IMMEDIATE")
@@ -52,6 +58,16 @@ def create_db_engine(url: str) -> Engine:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def reading(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session for reads only. Every other session starts with SQLite's write lock (`BEGIN IMMEDIATE`), which
+    also makes concurrent reads wait their turn in the busy handler: 16 concurrent /healthz requests saw a p99 of
+    550 ms that way. PostgreSQL ignores the option."""
+    with factory() as session:
+        session.connection(execution_options={READ_ONLY: True})
+        yield session
 
 
 @contextmanager

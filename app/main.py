@@ -34,14 +34,17 @@ from app.routers import (
     simulations,
     users_api,
 )
+from app.simulation_runs import RUNS
 from app.simulation_views import install_template_helpers
 from app.settings import PROJECT_ROOT, Settings, get_settings
 from labs.runners import make_runner
 
 
 @asynccontextmanager
-async def _run_lab_scheduler(app: FastAPI):
-    """Start the lab-run scheduler with the server (one per data dir) and stop it with the server."""
+async def _lifespan(app: FastAPI):
+    """Start the lab-run scheduler with the server (one per data dir) and stop it with the server; simulate
+    every simulation's default state first (about 25 ms), so the first chapter page waits for none."""
+    RUNS.warm_defaults()
     settings = app.state.settings
     runner = make_runner(settings.runner, settings.ray_address)
     scheduler = Scheduler(settings, app.state.sessions, runner, app.state.run_command or training_command)
@@ -62,7 +65,7 @@ def create_app(settings: Settings | None = None, run_command=None) -> FastAPI:
         version="0.1.0",
         docs_url="/api/docs",
         redoc_url=None,
-        lifespan=_run_lab_scheduler,
+        lifespan=_lifespan,
     )
     app.state.settings = settings
     app.state.run_command = run_command

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.content import Course
-from app.db import insert_for, transaction
+from app.db import insert_for, reading, transaction
 from app.models import ChapterVisit, Learner, QuizAnswer, utcnow
 
 
@@ -64,7 +64,7 @@ class ChapterProgress:
 
 def latest_answers(factory: sessionmaker[Session], learner_ids: Collection[str], chapter_slug: str) -> dict[str, str]:
     """question id → the option chosen most recently by any of `learner_ids`, for one chapter."""
-    with factory() as session:
+    with reading(factory) as session:
         rows = session.execute(
             select(QuizAnswer.question_id, QuizAnswer.option_id)
             .where(QuizAnswer.learner_id.in_(learner_ids), QuizAnswer.chapter_slug == chapter_slug)
@@ -75,7 +75,7 @@ def latest_answers(factory: sessionmaker[Session], learner_ids: Collection[str],
 
 def course_progress(factory: sessionmaker[Session], learner_ids: Collection[str]) -> dict[str, ChapterProgress]:
     """chapter slug → opened / questions answered / answered correctly (latest answer counts)."""
-    with factory() as session:
+    with reading(factory) as session:
         opened = set(
             session.scalars(
                 select(ChapterVisit.chapter_slug).where(ChapterVisit.learner_id.in_(learner_ids)).distinct()

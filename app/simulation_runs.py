@@ -1,14 +1,21 @@
 """Runs a simulation for the web layer: parse the query, simulate, build the figure and its JSON.
 
-Results are cached per parameter set (Params are frozen dataclasses), so the default state every
-chapter page shows first is computed once, and a slider that returns to a value costs nothing.
+Runs are cached per parameter set (Params are frozen dataclasses), so the default state every chapter
+page shows first is computed once, and a slider that returns to a value costs nothing. A cached run
+also keeps its serialised figure and API body, so serving it again is a dictionary lookup; the async
+handlers serve such hits on the event loop and send only new parameter sets to the thread pool.
 """
 
 import dataclasses
 import json
-from functools import lru_cache
+import threading
+from collections import OrderedDict
+from concurrent.futures import Future
+from functools import cached_property
 from types import ModuleType
 from typing import Any
+
+from starlette.concurrency import run_in_threadpool
 
 import simulations
 from app.errors import AppError
@@ -28,12 +35,18 @@ class SimulationRun:
     def name(self) -> str:
         return self.module.NAME
 
+    @cached_property
     def figure_json(self) -> str:
         # Escape "</" so a label can never close the <script> element that carries the figure.
         return json.dumps(self.figure, separators=(",", ":")).replace("</", "<\\/")
 
     def as_json(self) -> dict:
         return {"params": result_dict(self.params), "result": result_dict(self.result), "figure": self.figure}
+
+    @cached_property
+    def api_body(self) -> bytes:
+        """`as_json()` serialised once: the body of GET /api/simulations/{name}."""
+        return json.dumps(self.as_json(), ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
 
 
 def get_module(name: str) -> ModuleType:
@@ -43,21 +56,109 @@ def get_module(name: str) -> ModuleType:
     return module
 
 
-@lru_cache(maxsize=512)
-def _run(name: str, params: Any) -> SimulationRun:
-    module = simulations.REGISTRY[name]
-    result = module.simulate(params)
-    return SimulationRun(module, params, result, module.figure(result), module.headline(result))
+class RunCache:
+    """Simulation runs by (name, params), safe to share between threads.
+
+    - Each simulation's default state (what every chapter page shows first) is kept for good; other
+      states are the `size` most recently used, the least recent evicted first, so slider drags
+      cannot push the defaults out.
+    - Single flight: when many requests miss on the same state at once (a class opening a chapter
+      together), one thread simulates and the others wait for its result instead of repeating it.
+    """
+
+    def __init__(self, size: int = 512):
+        self.size = size
+        self._defaults: dict[str, SimulationRun] = {}
+        self._recent: OrderedDict[tuple[str, Any], SimulationRun] = OrderedDict()
+        self._in_flight: dict[tuple[str, Any], Future] = {}
+        self._lock = threading.Lock()
+
+    def _cached(self, name: str, params: Any) -> SimulationRun | None:  # with the lock held
+        default = self._defaults.get(name)
+        if default is not None and default.params == params:
+            return default
+        run = self._recent.get((name, params))
+        if run is not None:
+            self._recent.move_to_end((name, params))
+        return run
+
+    def get(self, name: str, params: Any) -> SimulationRun | None:
+        with self._lock:
+            return self._cached(name, params)
+
+    def compute(self, name: str, params: Any) -> SimulationRun:
+        """The run for this state: cached, being simulated by another thread (then waited for), or simulated here."""
+        key = (name, params)
+        with self._lock:
+            run = self._cached(name, params)
+            if run is not None:
+                return run
+            pending = self._in_flight.get(key)
+            owner = pending is None
+            if owner:
+                pending = self._in_flight[key] = Future()
+        if not owner:
+            return pending.result()
+        try:
+            run = self._simulate(name, params)
+        except BaseException as exc:
+            with self._lock:
+                del self._in_flight[key]
+            pending.set_exception(exc)
+            raise
+        with self._lock:
+            if params == run.module.Params():
+                self._defaults[name] = run
+            else:
+                self._recent[key] = run
+                while len(self._recent) > self.size:
+                    self._recent.popitem(last=False)
+            del self._in_flight[key]
+        pending.set_result(run)
+        return run
+
+    @staticmethod
+    def _simulate(name: str, params: Any) -> SimulationRun:
+        module = simulations.REGISTRY[name]
+        result = module.simulate(params)
+        run = SimulationRun(module, params, result, module.figure(result), module.headline(result))
+        run.figure_json  # noqa: B018  (serialise now, off the event loop, not on the first cache hit)
+        return run
+
+    def warm_defaults(self) -> None:
+        """Simulate every default state (about 0.2 s in all), so no learner waits for the first one."""
+        for name, module in simulations.REGISTRY.items():
+            self.compute(name, module.Params())
+
+    def clear(self) -> None:
+        with self._lock:
+            self._defaults.clear()
+            self._recent.clear()
+
+
+RUNS = RunCache()
+
+
+def parse_query(name: str, query: dict[str, str]) -> Any:
+    """The simulation's Params for `query`; a bad value is a 422 naming the field and its range."""
+    module = get_module(name)
+    try:
+        return parse_params(module.Params, query)
+    except ParamError as exc:
+        raise AppError(422, exc.message) from exc
 
 
 def run_simulation(name: str, query: dict[str, str]) -> SimulationRun:
-    """Parse `query` into the simulation's Params and run it; a bad value is a 422 naming the field."""
-    module = get_module(name)
-    try:
-        params = parse_params(module.Params, query)
-    except ParamError as exc:
-        raise AppError(422, exc.message) from exc
-    return _run(name, params)
+    """Parse `query` and run the simulation (from the cache when this parameter set ran before)."""
+    params = parse_query(name, query)
+    return RUNS.get(name, params) or RUNS.compute(name, params)
+
+
+async def run_simulation_async(name: str, query: dict[str, str]) -> SimulationRun:
+    """As `run_simulation`, for async handlers: a cache hit on the event loop, a new run in the thread pool
+    (a slider drag can take milliseconds of NumPy that should not hold up other requests)."""
+    params = parse_query(name, query)
+    return RUNS.get(name, params) or await run_in_threadpool(RUNS.compute, name, params)
 
 
 def describe(module: ModuleType) -> dict:

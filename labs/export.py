@@ -44,11 +44,14 @@ def export_adapter(run_dir: Path, cfg, out: Path) -> Path:
 def load_full_precision_with_adapter(run_dir: Path, cfg, device: str = "cpu"):
     """The base in float32 (no quantization) with the run's adapter applied but not merged."""
     import torch
+
+    from labs.quant import import_bitsandbytes, quiet_transformers
+
+    import_bitsandbytes()  # before peft, which imports it
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from labs.base import resolve_base
-    from labs.quant import quiet_transformers
 
     quiet_transformers()
     base = resolve_base(cfg.base)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from labs import LabError, corpus
 from labs.events import EventWriter
+from labs.quant import import_training_stack
 
 
 def training_examples(cfg) -> list[dict]:
@@ -106,13 +107,53 @@ def validation_loss(model, rows: list[dict], pad_id: int, device: str, batch_siz
     return total / max(1, count)
 
 
+# Architectures whose logits are exactly lm_head(final hidden state): no soft-capping, scaling or bias.
+PLAIN_HEAD_MODELS = {"llama", "mistral", "qwen2", "qwen3"}
+
+
+def answer_loss(model, batch: dict):
+    """Mean cross-entropy over the answer tokens, equal to `model(**batch).loss`, without the full logits.
+
+    Only positions whose next token is learned go through the LM head, so the (batch, length, vocabulary) logits
+    are never built: with Llama-3.2-1B's 128k vocabulary they are most of a step's activation memory. Other
+    architectures (which may transform their logits) take the plain path.
+    """
+    import torch.nn.functional as F
+
+    base = model.get_base_model()
+    if base.config.model_type not in PLAIN_HEAD_MODELS:
+        return model(**batch).loss
+    hidden = base.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                        use_cache=False).last_hidden_state
+    targets = batch["labels"][:, 1:]  # position t predicts token t + 1
+    learned = targets != -100
+    logits = base.get_output_embeddings()(hidden[:, :-1][learned])
+    return F.cross_entropy(logits.float(), targets[learned])
+
+
+def mixed_precision(device: str, compute_dtype: str):
+    """bf16/fp16 autocast on a GPU, as TRL's `bf16=True` does: LoRA's fp32 adapters then run and save their
+    activations in the compute dtype (less memory, fewer casts). On CPU the labs compute in fp32: no autocast."""
+    import contextlib
+
+    import torch
+
+    from labs.quant import torch_dtype
+
+    if device != "cuda" or compute_dtype == "float32":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type="cuda", dtype=torch_dtype(compute_dtype))
+
+
 def load_for_training(cfg, adapter_dir: Path | None = None, on_build_step=None):
     """The base (4-bit unless quantization: none) with fresh LoRA adapters, or the saved ones in `adapter_dir`."""
+    from labs.quant import import_bitsandbytes, load_model, pick_device
+
+    import_bitsandbytes()  # before peft, which imports it
     from peft import LoraConfig, PeftModel, get_peft_model
     from transformers import AutoTokenizer
 
     from labs.base import hub_error, resolve_base
-    from labs.quant import load_model, pick_device
 
     device = pick_device(cfg.device)
     base = resolve_base(cfg.base, on_step=on_build_step, show_progress=on_build_step is None)
@@ -189,6 +230,7 @@ def run(cfg, run_dir: Path, engine: str = "loop", start: float | None = None, ec
         events.emit("progress", phase="load", message=f"loading base {cfg.base!r} ({cfg.quantization})")
         examples = training_examples(cfg)
         prepare_run_dir(cfg, run_dir, examples)
+        import_training_stack()
         if engine == "trl":
             from labs.train_trl import train_trl as train_fn
         else:
@@ -252,7 +294,8 @@ def train_loop(cfg, run_dir: Path, examples: list[dict], events: EventWriter) ->
         step_loss = 0.0
         for _ in range(cfg.grad_accum):
             batch = collate(next(stream), pad, device)  # (B, T) ids, labels, mask
-            loss = model(**batch).loss / cfg.grad_accum  # mean cross-entropy over answer tokens
+            with mixed_precision(device, cfg.resolved_dtype(device)):
+                loss = answer_loss(model, batch) / cfg.grad_accum
             loss.backward()
             step_loss += loss.item()
             tokens += int(batch["attention_mask"].sum())

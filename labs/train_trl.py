@@ -50,6 +50,10 @@ def prompt_completion(examples: list[dict]) -> list[dict]:
 
 def train_trl(cfg, run_dir: Path, examples: list[dict], events: EventWriter) -> dict:
     import torch
+
+    from labs.quant import import_bitsandbytes, load_model, pick_device
+
+    import_bitsandbytes()  # before peft, which imports it
     from peft import LoraConfig
     from transformers import AutoTokenizer, PrinterCallback, TrainerCallback
 
@@ -62,7 +66,6 @@ def train_trl(cfg, run_dir: Path, examples: list[dict], events: EventWriter) -> 
 
     from labs.base import resolve_base
     from labs.evaluate import heldout_examples
-    from labs.quant import load_model, pick_device
     from labs.train import encode, finish, validation_loss
 
     torch.manual_seed(cfg.seed)

@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.db import transaction
+from app.db import reading, transaction
 from app.lab_runs.models import ACTIVE, Run
 from app.models import Learner, utcnow
 
@@ -47,13 +47,13 @@ def create_run(
 
 
 def list_runs(sessions: sessionmaker[Session], owners: Collection[str]) -> list[Run]:
-    with sessions() as session:
+    with reading(sessions) as session:
         return list(session.scalars(select(Run).where(Run.learner_id.in_(owners)).order_by(Run.created_at.desc())))
 
 
 def get_run(sessions: sessionmaker[Session], run_id: str, owners: Collection[str] | None) -> Run | None:
     """The run, or None when it does not exist or (with `owners`) belongs to someone else."""
-    with sessions() as session:
+    with reading(sessions) as session:
         run = session.get(Run, run_id)
     if run is None or (owners is not None and run.learner_id not in owners):
         return None
@@ -61,7 +61,7 @@ def get_run(sessions: sessionmaker[Session], run_id: str, owners: Collection[str
 
 
 def runs_with_status(sessions: sessionmaker[Session], status: str) -> list[Run]:
-    with sessions() as session:
+    with reading(sessions) as session:
         return list(session.scalars(select(Run).where(Run.status == status).order_by(Run.created_at)))
 
 
@@ -113,14 +113,14 @@ def request_cancel(sessions: sessionmaker[Session], run_id: str) -> str:
 
 
 def count_active(sessions: sessionmaker[Session], owners: Collection[str]) -> int:
-    with sessions() as session:
+    with reading(sessions) as session:
         return session.scalar(
             select(func.count()).select_from(Run).where(Run.learner_id.in_(owners), Run.status.in_(ACTIVE))
         )
 
 
 def count_since(sessions: sessionmaker[Session], owners: Collection[str], since: datetime) -> int:
-    with sessions() as session:
+    with reading(sessions) as session:
         return session.scalar(
             select(func.count()).select_from(Run).where(Run.learner_id.in_(owners), Run.created_at >= since)
         )

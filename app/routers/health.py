@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 from sqlalchemy import text
 
+from app.db import reading
 from app.deps import CourseDep, SessionsDep
 
 router = APIRouter(tags=["health"])
@@ -11,6 +12,6 @@ router = APIRouter(tags=["health"])
 @router.get("/healthz")
 def read_health(sessions: SessionsDep, course: CourseDep) -> dict:
     """Report ok when the database answers a trivial query."""
-    with sessions() as session:
+    with reading(sessions) as session:
         session.execute(text("SELECT 1"))
     return {"status": "ok", "database": "ok", "chapters": len(course.chapters)}

@@ -1,12 +1,13 @@
 """Simulation endpoints: the catalogue, JSON runs, and the slider fragment (or the chapter page at a state)."""
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 import simulations
 from app.deps import CourseDep
 from app.routers.pages import render_chapter
-from app.simulation_runs import describe, get_module, run_simulation
+from app.simulation_runs import describe, get_module, run_simulation_async
 
 router = APIRouter(tags=["simulations"])
 
@@ -17,18 +18,24 @@ def read_simulations() -> list[dict]:
     return [describe(module) for module in simulations.REGISTRY.values()]
 
 
-@router.get("/api/simulations/{name}")
-def read_simulation(name: str, request: Request) -> dict:
+# Both handlers are async: a parameter set seen before is served from the run cache on the event loop,
+# with no thread-pool hop; only a new one is simulated in the pool (see app.simulation_runs).
+@router.get("/api/simulations/{name}", response_class=Response,
+            responses={200: {"content": {"application/json": {}},
+                             "description": "`{params, result, figure}` for the query's parameters"}})
+async def read_simulation(name: str, request: Request) -> Response:
     """Run one simulation with the query's parameters: `{params, result, figure}`."""
-    return run_simulation(name, dict(request.query_params)).as_json()
+    run = await run_simulation_async(name, dict(request.query_params))
+    return Response(run.api_body, media_type="application/json")
 
 
 @router.get("/simulations/{name}", response_class=HTMLResponse)
-def read_simulation_page(name: str, request: Request, course: CourseDep):
+async def read_simulation_page(name: str, request: Request, course: CourseDep):
     """The chart fragment for htmx; otherwise the simulation's chapter at this state (a shareable link)."""
     query = dict(request.query_params)
-    run = run_simulation(name, query)
+    run = await run_simulation_async(name, query)
     if request.headers.get("HX-Request"):
         return request.app.state.templates.TemplateResponse(request, "_sim_output.html", {"run": run})
     chapter = course.chapters[get_module(name).CHAPTER]
-    return render_chapter(request, chapter, states={name: query})
+    # The whole page reads and writes the database (visit, answers): that stays off the event loop.
+    return await run_in_threadpool(render_chapter, request, chapter, {name: query})

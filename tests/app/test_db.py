@@ -1,5 +1,5 @@
 """The database layer on SQLite and PostgreSQL: migrations that run, match the models and undo cleanly,
-and no lost write under concurrent read-modify-write."""
+no lost write under concurrent read-modify-write, and reads that never queue behind a writer."""
 
 from concurrent.futures import ThreadPoolExecutor
 
@@ -9,7 +9,14 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select
 
-from app.db import MIGRATIONS_DIR, create_db_engine, make_session_factory, migrate
+from app.db import (
+    MIGRATIONS_DIR,
+    create_db_engine,
+    make_session_factory,
+    migrate,
+    reading,
+    transaction,
+)
 from app.models import Base, ChapterVisit
 from app.progress import record_visit
 
@@ -60,6 +67,24 @@ def test_no_update_is_lost_under_concurrent_read_modify_write(empty_database_url
     with sessions() as session:
         visit = session.scalar(select(ChapterVisit).where(ChapterVisit.chapter_slug == "concurrency"))
     assert visit.visits == 1000
+
+
+def test_a_reading_session_does_not_wait_for_a_writer_and_sees_the_last_commit(empty_database_url):
+    migrate(empty_database_url)
+    sessions = make_session_factory(create_db_engine(empty_database_url))
+    learner = "00000000-0000-0000-0000-000000000002"
+    record_visit(sessions, learner, "read-me")
+    count = select(ChapterVisit.visits).where(ChapterVisit.chapter_slug == "read-me")
+    with transaction(sessions) as writer:  # holds SQLite's write lock (BEGIN IMMEDIATE) until the block ends
+        writer.execute(ChapterVisit.__table__.update().values(visits=ChapterVisit.visits + 1))
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            def read():
+                with reading(sessions) as reader:
+                    return reader.scalar(count)
+            # A plain session would wait here for the writer (up to the 30 s busy timeout); a reader must not.
+            assert pool.submit(read).result(timeout=5) == 1
+    with reading(sessions) as reader:
+        assert reader.scalar(count) == 2
 
 
 def test_sqlite_connections_use_wal_and_a_busy_timeout(tmp_path):

@@ -46,6 +46,54 @@ def test_the_schedule_warms_up_linearly_then_decays_to_zero():
     assert lr_at(55, linear) == pytest.approx(5e-4) and lr_at(32.5, linear) == pytest.approx(7.5e-4)
 
 
+def test_the_answer_only_loss_equals_the_models_own_loss_and_gradients(short_run_config):
+    import torch
+
+    from labs.evaluate import heldout_examples
+    from labs.train import answer_loss, collate, encode, load_for_training
+
+    torch.manual_seed(0)
+    model, tokenizer, device = load_for_training(short_run_config)
+    with torch.no_grad():  # make B non-zero, so that both LoRA matrices receive gradients
+        for name, param in model.named_parameters():
+            if "lora_B" in name:
+                param.normal_(0, 0.05)
+    rows = [encode(tokenizer, ex["messages"], 256) for ex in heldout_examples("legal-format", 4, seed=3)]
+    batch = collate(rows, tokenizer.pad_token_id, device)
+    model.train()
+    for module in model.modules():  # dropout would make the two forward passes differ
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
+
+    def loss_and_grads(loss_fn):
+        model.zero_grad(set_to_none=True)
+        loss = loss_fn()
+        loss.backward()
+        return loss.item(), {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
+
+    ours, our_grads = loss_and_grads(lambda: answer_loss(model, batch))
+    theirs, their_grads = loss_and_grads(lambda: model(**batch).loss)
+    assert ours == pytest.approx(theirs, rel=1e-5)
+    assert our_grads.keys() == their_grads.keys() and len(our_grads) > 0
+    for name, grad in our_grads.items():
+        assert torch.allclose(grad, their_grads[name], rtol=1e-4, atol=1e-7), name
+
+
+def test_a_gpu_computes_in_bf16_under_autocast_and_a_cpu_in_plain_fp32():
+    import warnings
+
+    import torch
+
+    from labs.train import mixed_precision
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "CUDA is not available" on this machine: only the settings are checked
+        gpu = mixed_precision("cuda", "bfloat16")
+    assert isinstance(gpu, torch.autocast) and gpu.device == "cuda" and gpu.fast_dtype == torch.bfloat16
+    for device, dtype in (("cpu", "float32"), ("cpu", "bfloat16"), ("cuda", "float32")):
+        assert not isinstance(mixed_precision(device, dtype), torch.autocast), (device, dtype)
+
+
 def test_a_short_run_raises_compliance_on_heldout_prompts(short_run):
     _, metrics = short_run
     assert metrics["compliance_before"] <= 0.2
