@@ -1,5 +1,6 @@
 """4-bit loading: layers really become bitsandbytes NF4 Linear4bit with double quantization, and the AVX512-BF16
-guard keeps training correct after an evaluation (loss falls), which it does not without the guard on such CPUs.
+guard keeps training correct after an evaluation (loss falls), which it does not without the guard on such CPUs;
+bitsandbytes imports without its import-time torch.compile calls, which compile on first use instead.
 
 Uses the session's micro base.
 """
@@ -93,3 +94,34 @@ def test_the_guard_counts_the_modules_it_changes(micro_base):
             m.support_avx512bf16_for_cpu = True
     assert disable_cpu_weight_repacking(model) == 14
     assert disable_cpu_weight_repacking(model) == 0
+
+
+def test_bitsandbytes_imports_without_torch_compile_and_compiles_on_first_use_instead():
+    import subprocess
+    import sys
+
+    code = ("import sys, torch; real = torch.compile\n"
+            "from labs.quant import import_bitsandbytes; bnb = import_bitsandbytes()\n"
+            "assert torch.compile is real, 'torch.compile not restored'\n"
+            "assert 'torch._inductor.compile_fx' not in sys.modules, 'bitsandbytes still compiled at import'\n"
+            "assert import_bitsandbytes() is bnb\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_the_compile_stand_in_compiles_once_on_the_first_call_with_the_options_given():
+    from labs.quant import _compile_on_first_call
+
+    compiled = []
+
+    def fake_compile(fn, **options):
+        compiled.append(options)
+        return lambda *a, **k: ("compiled", fn(*a, **k))
+
+    lazy = _compile_on_first_call(fake_compile)
+    double = lazy(lambda x: 2 * x, dynamic=False)
+    triple = lazy(dynamic=True)(lambda x: 3 * x)  # the decorator form
+    assert compiled == []
+    assert double(4) == ("compiled", 8) and double(5) == ("compiled", 10)
+    assert triple(2) == ("compiled", 6)
+    assert compiled == [{"dynamic": False}, {"dynamic": True}]
