@@ -43,7 +43,7 @@ def create_db_engine(url: str) -> Engine:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _begin_immediate(connection):
+    def _begin(connection):
         if connection.get_execution_options().get(READ_ONLY):
             # A session opened with `reading()`: a deferred BEGIN reads a WAL snapshot and takes no lock,
             # so reads never queue behind each other or behind writers.
