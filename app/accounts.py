@@ -34,13 +34,18 @@ def single_line(text: str) -> str:
     return " ".join("".join(ch for ch in text if ch.isprintable()).split())
 
 
+def required_line(text: str, field: str, when_empty: str, max_chars: int) -> str:
+    """`text` as one tidy line (see single_line), or 422 naming `field`: `when_empty` says what to enter."""
+    line = single_line(text)
+    if not line:
+        raise AppError(422, f"{field}: {when_empty}")
+    if len(line) > max_chars:
+        raise AppError(422, f"{field}: use at most {max_chars} characters.")
+    return line
+
+
 def clean_display_name(name: str) -> str:
-    name = single_line(name)
-    if not name:
-        raise AppError(422, "display_name: enter the name other people in your cohort will see.")
-    if len(name) > MAX_NAME:
-        raise AppError(422, f"display_name: use at most {MAX_NAME} characters.")
-    return name
+    return required_line(name, "display_name", "enter the name other people in your cohort will see.", MAX_NAME)
 
 
 def check_role(role: str) -> str:

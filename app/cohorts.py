@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.accounts import single_line
+from app.accounts import required_line
 from app.db import insert_for, reading, transaction
 from app.errors import AppError
 from app.models import Cohort, CohortMember, User, utcnow
@@ -37,12 +37,7 @@ def normalize_code(code: str) -> str:
 
 
 def clean_cohort_name(name: str) -> str:
-    name = single_line(name)
-    if not name:
-        raise AppError(422, "name: give the cohort a name your learners will recognise.")
-    if len(name) > MAX_NAME:
-        raise AppError(422, f"name: use at most {MAX_NAME} characters.")
-    return name
+    return required_line(name, "name", "give the cohort a name your learners will recognise.", MAX_NAME)
 
 
 def parse_start_date(text: str) -> date | None:
