@@ -1,19 +1,16 @@
 """The fine-tuning advisor: prompt, few-shot, fine-tune, RAG, or RAG plus fine-tuning?
 
-The advisor walks the chapter 1 decision tree with your numbers and records every step it took.
+The advisor walks the course's decision tree with your numbers and records every step it took. The tree is
+data here (`DECISION_TREE`); chapters 1 and 8 print `tree_text()` verbatim and a test checks that they do, and
+that every branch of it leads where the advisor goes.
 
-    Step 1: does prompting (plus few-shot examples) reach your compliance requirement?
-    Step 2: do you have 50 or more high-quality labelled examples?
-    Step 3: is the task stable (not changing weekly)?
-    Decision: fine-tune, the investment pays off.
-
-Around that tree sit the chapter's other rules. A one-off task never pays back fine-tuning's setup.
-Knowledge is not behaviour: when answers depend on your own documents or code, or on facts that change
-weekly or daily, retrieval (RAG) supplies them and fine-tuning at most adds the format on top. Even
-when prompting is good enough, volume can make fine-tuning the cheaper choice: it removes the long
-prompt from every request, and we fine-tune when that saving repays the setup within 30 days. Long
-prompts also cost latency, which a fine-tuned model's short prompt avoids. Finally the setup has to
-fit your budget, and fine-tuning is only worth it where it can beat the best prompt at all.
+A task is fine-tuned for one of two reasons: prompting misses your compliance requirement (a quality reason),
+or prompting meets it but a fine-tune's short prompt repays the setup within 30 days or fits a latency limit
+the long prompt misses (a cost reason). Either way it must then pass the same gates: 50+ good examples, a
+stable target, a setup that fits the budget. A one-off job never repays a setup. Knowledge is not behaviour:
+when answers depend on your own documents or on facts that change weekly or daily, retrieval (RAG) supplies
+them and fine-tuning at most adds the behaviour on top. Fine-tuning is only worth it where it can beat the
+best prompt at all.
 
 The numbers behind each option are estimates for a typical task of each type, not measurements:
 compliance of a plain prompt and of a few-shot prompt, and the best a fine-tune reaches. A fine-tune's
@@ -21,8 +18,8 @@ compliance grows with your labelled examples along the curve of the chapter 0 si
 ceiling - (ceiling - plain prompt) x 20 / (20 + examples). For knowledge tasks "compliance" means
 answering correctly from your documents, which retrieval lifts far more than training does.
 
-Costs compare the approaches on the same model at $5 per million input tokens (GPT-4o's list price
-when the course was written), so only the prompt length differs: the task's prompt, a few-shot prompt
+Costs compare the approaches on the same model at $5 per million input tokens (the figure the course's
+source uses: GPT-4o's input price at its launch in May 2024), so only the prompt length differs: the task's prompt, a few-shot prompt
 with its examples, a 50-token prompt for a fine-tuned model, plus 1,000 retrieved tokens for RAG, and
 a 300-token user request each time. Setup: about $100 for fine-tuning (two training runs at the spec's
 $50), $200 to build a retrieval index, and $50 a month to host it. Latency: 300 ms to generate an
@@ -64,6 +61,49 @@ _LEARNING_SCALE = 20.0  # examples that close half the gap to the fine-tuning ce
 
 
 @dataclass(frozen=True)
+class TreeStep:
+    """One question of the decision tree: the `Reason.step` it records, and where each answer leads."""
+    step: str
+    label: str
+    question: str
+    branches: tuple[tuple[str, str], ...]
+
+
+# The course's decision tree, in the order the advisor asks. Chapters 1 and 8 print tree_text() verbatim.
+DECISION_TREE = (
+    TreeStep("one-off", "One-off", "Is this a one-off job?",
+             (("yes", "prompt it, plain or few-shot: no volume repays a setup. Stop."), ("no", "next question."))),
+    TreeStep("knowledge", "Knowledge", "Do answers depend on your own documents, or on facts that change weekly?",
+             (("yes", "retrieve the facts (RAG); the steps below decide the behaviour."),
+              ("no", "next question."))),
+    TreeStep("compliance", "Step 1", "Does prompting with few-shot examples meet your compliance requirement?",
+             (("no", "a quality reason: Step 2, unless no fine-tune scores higher (then keep prompting)."),
+              ("yes", "no quality reason: the cost check."))),
+    TreeStep("volume", "Cost check", f"Would a fine-tune repay its setup within {PAYBACK_DAYS} days, or fix a latency limit?",
+             (("yes", "a cost reason: Step 2."), ("no", "keep prompting. Stop."))),
+    TreeStep("examples", "Step 2", f"Do you have {MIN_EXAMPLES}+ high-quality labelled examples?",
+             (("yes", "Step 3."), ("no", "keep prompting; collect examples first. Stop."))),
+    TreeStep("stability", "Step 3", "Is the format, style or persona stable (not changing weekly)?",
+             (("yes", "the budget check."), ("no", "keep prompting. Stop."))),
+    TreeStep("budget", "Budget", "Does the setup cost fit your budget?",
+             (("yes", "fine-tune (on top of RAG if the knowledge question said yes)."),
+              ("no", "keep prompting for now. Stop."))),
+)
+STEP_LABELS = {tree_step.step: tree_step.label for tree_step in DECISION_TREE} | {
+    "latency": "Cost check", "decision": "Decision"}
+
+
+def tree_text() -> str:
+    """The tree as the chapters print it: each question, then one indented line per answer."""
+    width = max(len(tree_step.label) for tree_step in DECISION_TREE) + 2
+    lines = []
+    for tree_step in DECISION_TREE:
+        lines.append(f"{tree_step.label:<{width}}{tree_step.question}")
+        lines += [f"{'':<{width}}  {answer:<3} -> {outcome}" for answer, outcome in tree_step.branches]
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
 class TaskProfile:
     label: str
     plain: float  # compliance (%) of a plain prompt
@@ -83,9 +123,9 @@ TASKS = {
     "style-voice": TaskProfile("Write in your brand voice", 70, 84, 95, 400, 2000),
     "safety-moderation": TaskProfile("Detect safety violations", 84, 91, 98, 400, 1800),
     # Knowledge tasks: the long part of the prompt is retrieved context, which fine-tuning cannot remove.
-    "knowledge-qa": TaskProfile("Summarize or answer from your documents", 55, 60, 75, 50, 800, rag=94),
+    "knowledge-qa": TaskProfile("Summarize or answer from your documents", 55, 60, 75, 50, 800, rag=96),
     "codebase-qa": TaskProfile("Answer questions about your codebase", 45, 50, 65, 50, 800, rag=90),
-    "one-off": TaskProfile("One-off task (e.g. a translation)", 93, 95, 97, 100, 800, one_off=True),
+    "one-off": TaskProfile("One-off task (e.g. a translation)", 95, 96, 97, 100, 800, one_off=True),
 }
 
 
@@ -103,7 +143,7 @@ class Params:
                                       description="What you can spend up front.")
     latency_tolerance_ms: int = bounded(1000, ge=100, le=10_000, step=50, unit="ms", title="Latency tolerance (ms)",
                                         description="The slowest acceptable response time.")
-    compliance_required_pct: float = bounded(90.0, ge=50, le=100, step=1, unit="%", title="Compliance requirement",
+    compliance_required_pct: float = bounded(95.0, ge=50, le=100, step=1, unit="%", title="Compliance requirement",
                                              description="Share of responses that must follow every rule.")
 
 
@@ -119,8 +159,7 @@ class OptionEstimate:
 
 @dataclass(frozen=True)
 class Reason:
-    # One of: one-off, knowledge, compliance, volume, latency, examples, stability, budget, decision.
-    step: str
+    step: str  # a DECISION_TREE step, or "latency" (part of the cost check) or "decision"
     text: str
 
 
@@ -171,19 +210,21 @@ def simulate(params: Params) -> Result:
     options = _estimates(task, params)
     required = params.compliance_required_pct
     reasons: list[Reason] = []
-    say = lambda step, text: reasons.append(Reason(step, text))
+
+    def say(step: str, text: str) -> None:
+        reasons.append(Reason(step, f"{STEP_LABELS[step]}: {text}"))
 
     if task.one_off:
         best = "prompt" if options["prompt"].compliance_pct >= required else "few-shot"
-        say("one-off", "A one-off task: there is no volume to pay back fine-tuning's setup, so prompt it.")
+        say("one-off", "a one-off job: no volume will pay back fine-tuning's setup, so prompt it.")
         return _result(best, reasons, options, required)
 
     needs_retrieval = task.rag is not None or params.knowledge_change in UNSTABLE
     if task.rag is not None:
-        say("knowledge", "Answers depend on your own documents: retrieval (RAG) supplies the facts; "
+        say("knowledge", "answers depend on your own documents: retrieval (RAG) supplies the facts; "
                          "fine-tuning teaches behaviour, not facts.")
     elif needs_retrieval:
-        say("knowledge", f"Your knowledge changes {params.knowledge_change}: keep it in a retrieval index (RAG), "
+        say("knowledge", f"your knowledge changes {params.knowledge_change}: keep it in a retrieval index (RAG), "
                          "not in the weights.")
     if needs_retrieval:
         without, tuned = "rag", "rag+fine-tune"
@@ -191,51 +232,52 @@ def simulate(params: Params) -> Result:
         without = "prompt" if options["prompt"].compliance_pct >= required else "few-shot"
         tuned = "fine-tune"
     reach = options[without].compliance_pct
-    wants_tuning = reach < required
-    if wants_tuning:
-        say("compliance", f"Step 1: the best prompt-only approach ({OPTION_LABELS[without]}) reaches about "
+    if reach < required:
+        say("compliance", f"the best prompt-only approach ({OPTION_LABELS[without]}) reaches about "
                           f"{reach:.0f}% compliance, below your {required:.0f}% requirement.")
         # Judge fine-tuning by what it reaches with plenty of data: too few examples is step 2's concern.
         potential = _estimates(task, dataclasses.replace(params, labelled_examples=10_000))[tuned].compliance_pct
-        if potential <= reach:
+        wants_tuning = potential > reach
+        if not wants_tuning:
             say("compliance", f"{OPTION_LABELS[tuned]} would not do better (about {potential:.0f}% at most): "
                               "the prompt is not what limits this task.")
-            wants_tuning = False
     else:
-        say("compliance", f"Step 1: {OPTION_LABELS[without]} reaches about {reach:.0f}% compliance, meeting your "
+        say("compliance", f"{OPTION_LABELS[without]} reaches about {reach:.0f}% compliance, meeting your "
                           f"{required:.0f}% requirement.")
-        wants_tuning = _volume_says_tune(params, options[without], options[tuned], say)
-        wants_tuning = _latency_says_tune(params, options[without], options[tuned], say) or wants_tuning
+        wants_tuning = _cost_says_tune(params, options[without], options[tuned], say)
     short = "" if reach >= required else f" It falls short of your requirement at about {reach:.0f}%."
     if not wants_tuning:
-        say("decision", f"Decision: {OPTION_LABELS[without]}.{short}")
+        say("decision", f"{OPTION_LABELS[without]}.{short}")
         return _result(without, reasons, options, required)
 
     if _blocker(params, options[tuned], say):
-        say("decision", f"Decision: {OPTION_LABELS[without]} for now.{short}")
+        say("decision", f"{OPTION_LABELS[without]} for now.{short}")
         return _result(without, reasons, options, required)
     expected = options[tuned].compliance_pct
     note = "" if expected >= required else (f" Expect about {expected:.0f}%, still short of {required:.0f}%: "
                                             "add targeted examples and measure.")
-    say("decision", f"Decision: {OPTION_LABELS[tuned]}. The investment pays off.{note}")
+    say("decision", f"{OPTION_LABELS[tuned]}. The investment pays off.{note}")
     return _result(tuned, reasons, options, required)
 
 
-def _volume_says_tune(params: Params, without: OptionEstimate, tuned: OptionEstimate, say) -> bool:
+def _cost_says_tune(params: Params, without: OptionEstimate, tuned: OptionEstimate, say) -> bool:
+    """The cost check, asked only when prompting already meets the requirement: payback, then latency."""
     days = _payback_days(without, tuned)
     volume = f"{params.daily_requests:,} requests a day"
     if days is None:
-        say("volume", f"Volume: {OPTION_LABELS[without.name]} already uses a short prompt, so fine-tuning would "
-                      "save nothing per request.")
-        return False
-    overhead = without.prompt_tokens - tuned.prompt_tokens
-    if days <= PAYBACK_DAYS:
-        say("volume", f"Volume: at {volume}, dropping {overhead:,} prompt tokens per request pays back the "
+        say("volume", f"{OPTION_LABELS[without.name]} already uses a short prompt, so fine-tuning would save "
+                      "nothing per request.")
+        pays = False
+    elif days <= PAYBACK_DAYS:
+        overhead = without.prompt_tokens - tuned.prompt_tokens
+        say("volume", f"at {volume}, dropping {overhead:,} prompt tokens per request pays back the "
                       f"${tuned.setup_usd - without.setup_usd:,.0f} setup in {days:,.1f} days: cheaper at scale.")
-        return True
-    say("volume", f"Volume: at {volume}, fine-tuning would take {days:,.0f} days to pay back its setup "
-                  f"(more than {PAYBACK_DAYS}): not worth it on cost.")
-    return False
+        pays = True
+    else:
+        say("volume", f"at {volume}, fine-tuning would take {days:,.0f} days to pay back its setup "
+                      f"(more than {PAYBACK_DAYS}): not worth it on cost.")
+        pays = False
+    return _latency_says_tune(params, without, tuned, say) or pays
 
 
 def _latency_says_tune(params: Params, without: OptionEstimate, tuned: OptionEstimate, say) -> bool:
@@ -243,10 +285,10 @@ def _latency_says_tune(params: Params, without: OptionEstimate, tuned: OptionEst
     if without.latency_ms <= tolerance:
         return False
     if tuned.latency_ms <= tolerance:
-        say("latency", f"Latency: {OPTION_LABELS[without.name]} takes about {without.latency_ms:,.0f} ms, over your "
+        say("latency", f"{OPTION_LABELS[without.name]} takes about {without.latency_ms:,.0f} ms, over your "
                        f"{tolerance:,} ms; a fine-tuned model's short prompt takes about {tuned.latency_ms:,.0f} ms.")
         return True
-    say("latency", f"Latency: every option takes longer than your {tolerance:,} ms (the fastest about "
+    say("latency", f"every option takes longer than your {tolerance:,} ms (the fastest about "
                    f"{tuned.latency_ms:,.0f} ms); use a smaller model or shorter answers.")
     return False
 
@@ -255,18 +297,19 @@ def _blocker(params: Params, tuned: OptionEstimate, say) -> bool:
     """Steps 2 and 3 of the tree, then the budget: True when one of them rules fine-tuning out."""
     n = params.labelled_examples
     if n < MIN_EXAMPLES:
-        say("examples", f"Step 2: only {n} labelled examples; collect at least {MIN_EXAMPLES} high-quality ones "
+        say("examples", f"only {n} labelled examples; collect at least {MIN_EXAMPLES} high-quality ones "
                         "before fine-tuning.")
         return True
-    say("examples", f"Step 2: {n:,} labelled examples, enough to fine-tune ({MIN_EXAMPLES}+).")
+    say("examples", f"{n:,} labelled examples, enough to fine-tune ({MIN_EXAMPLES}+).")
     if params.knowledge_change in UNSTABLE:
-        say("stability", f"Step 3: the task changes {params.knowledge_change}: don't fine-tune a moving target.")
+        say("stability", f"the task changes {params.knowledge_change}: don't fine-tune a moving target.")
         return True
-    say("stability", f"Step 3: the task is stable (changes {params.knowledge_change}), so a fine-tune stays valid.")
+    say("stability", f"the task is stable (changes {params.knowledge_change}), so a fine-tune stays valid.")
     if tuned.setup_usd > params.setup_budget_usd:
-        say("budget", f"Budget: {OPTION_LABELS[tuned.name]} needs about ${tuned.setup_usd:,.0f} up front, more than "
+        say("budget", f"{OPTION_LABELS[tuned.name]} needs about ${tuned.setup_usd:,.0f} up front, more than "
                       f"your ${params.setup_budget_usd:,.0f}.")
         return True
+    say("budget", f"about ${tuned.setup_usd:,.0f} up front fits your ${params.setup_budget_usd:,.0f}.")
     return False
 
 
