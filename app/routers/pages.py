@@ -8,6 +8,7 @@ from app.deps import ChapterDep, CourseDep, SessionsDep
 from app.identity import CurrentVisitor, current_visitor
 from app.lab_runs.views import mount_labs
 from app.progress import course_progress, latest_answers, record_visit
+from app.quiz import option_orders
 from app.simulation_views import mount_simulations
 
 router = APIRouter(tags=["pages"])
@@ -60,5 +61,6 @@ def render_chapter(request: Request, chapter: Chapter, states: dict[str, dict[st
             "previous": previous,
             "next": following,
             "answers": latest_answers(sessions, visitor.learner_ids, chapter.slug),
+            "option_orders": option_orders(visitor.learner_id, chapter),
         },
     )
