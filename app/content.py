@@ -5,7 +5,7 @@ server at start with the file and the rule it breaks, never at request time.
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from html import escape
 from pathlib import Path
@@ -138,6 +138,14 @@ class CodeBlock:
 
 
 @dataclass(frozen=True)
+class ExerciseHtml:
+    """An exercise's prompt and worked solution, rendered from Markdown once at start-up."""
+
+    prompt: str
+    solution: str
+
+
+@dataclass(frozen=True)
 class Chapter:
     meta: FrontMatter
     path: Path
@@ -145,6 +153,7 @@ class Chapter:
     toc: tuple[TocEntry, ...]
     code_blocks: tuple[CodeBlock, ...]
     word_count: int
+    exercise_html: dict[str, ExerciseHtml] = field(default_factory=dict)
 
     @property
     def number(self) -> int:
@@ -304,6 +313,11 @@ def _describe_error(error: dict, data: dict) -> str:
     return f"{'.'.join(map(str, loc))}: {error['msg']}"
 
 
+def _render_snippet(md: MarkdownIt, text: str) -> str:
+    """A short piece of Markdown (an exercise's prompt or solution); no simulations or labs in it."""
+    return md.render(text, {"simulations": {}, "placed": set()})
+
+
 def _check_reference_answers(meta: FrontMatter, path: Path) -> None:
     """Every exercise's own answer must pass its checker, so no learner meets an unsolvable exercise."""
     for exercise in meta.exercises:
@@ -351,6 +365,9 @@ def load_chapter(path: Path, md: MarkdownIt | None = None) -> Chapter:
         toc=_table_of_contents(tokens),
         code_blocks=_code_blocks(tokens, body_line),
         word_count=len(re.findall(r"[A-Za-z0-9’'%$.,-]+", prose)),
+        exercise_html={
+            e.id: ExerciseHtml(_render_snippet(md, e.prompt), _render_snippet(md, e.solution)) for e in meta.exercises
+        },
     )
 
 
