@@ -5,7 +5,7 @@ server at start with the file and the rule it breaks, never at request time.
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from html import escape
 from pathlib import Path
@@ -19,6 +19,9 @@ from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import TextLexer, get_lexer_by_name
 from pygments.util import ClassNotFound
+
+from app.exercises.checker import AnswerError, check
+from app.exercises.schema import Exercise, JsonlExercise, NumberExercise, TextExercise
 
 CALLOUT_TITLES = {
     "core-insight": "Core insight",
@@ -97,6 +100,7 @@ class FrontMatter(BaseModel):
     promise: str = Field(min_length=10)
     simulations: list[SimulationRef] = []
     quiz: list[Question] = Field(min_length=3)
+    exercises: list[Exercise] = []
 
     @field_validator("quiz")
     @classmethod
@@ -105,6 +109,15 @@ class FrontMatter(BaseModel):
         if len(set(ids)) != len(ids):
             raise ValueError("quiz repeats a question id")
         return quiz
+
+    @field_validator("exercises")
+    @classmethod
+    def _unique_exercise_ids(cls, exercises: list) -> list:
+        ids = [e.id for e in exercises]
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        if repeated:
+            raise ValueError(f"exercise {repeated[0]!r}: id is used twice in this chapter")
+        return exercises
 
 
 @dataclass(frozen=True)
@@ -125,6 +138,14 @@ class CodeBlock:
 
 
 @dataclass(frozen=True)
+class ExerciseHtml:
+    """An exercise's prompt and worked solution, rendered from Markdown once at start-up."""
+
+    prompt: str
+    solution: str
+
+
+@dataclass(frozen=True)
 class Chapter:
     meta: FrontMatter
     path: Path
@@ -132,6 +153,7 @@ class Chapter:
     toc: tuple[TocEntry, ...]
     code_blocks: tuple[CodeBlock, ...]
     word_count: int
+    exercise_html: dict[str, ExerciseHtml] = field(default_factory=dict)
 
     @property
     def number(self) -> int:
@@ -151,6 +173,9 @@ class Chapter:
 
     def question(self, question_id: str) -> Question | None:
         return next((q for q in self.meta.quiz if q.id == question_id), None)
+
+    def exercise(self, exercise_id: str) -> NumberExercise | JsonlExercise | TextExercise | None:
+        return next((e for e in self.meta.exercises if e.id == exercise_id), None)
 
 
 class Course:
@@ -275,6 +300,38 @@ def _table_of_contents(tokens) -> tuple[TocEntry, ...]:
     return tuple(entries)
 
 
+def _describe_error(error: dict, data: dict) -> str:
+    """'quiz.0.options: …', or for an exercise 'exercise 'lora-params' (exercises.2): answer: …'."""
+    loc = list(error["loc"])
+    if len(loc) >= 2 and loc[0] == "exercises" and isinstance(loc[1], int):
+        entry = (data.get("exercises") or [None] * (loc[1] + 1))[loc[1]]
+        name = entry.get("id") if isinstance(entry, dict) else None
+        # loc[2] is the union's tag ("number", "jsonl", "text"): the kind, not a field the author wrote.
+        field = ".".join(map(str, loc[3:] if len(loc) > 2 and loc[2] == (entry or {}).get("kind") else loc[2:]))
+        where = f"exercise {name!r} (exercises.{loc[1]})" if name else f"exercises.{loc[1]}"
+        return f"{where}: {field + ': ' if field else ''}{error['msg']}"
+    return f"{'.'.join(map(str, loc))}: {error['msg']}"
+
+
+def _render_snippet(md: MarkdownIt, text: str) -> str:
+    """A short piece of Markdown (an exercise's prompt or solution); no simulations or labs in it."""
+    return md.render(text, {"simulations": {}, "placed": set()})
+
+
+def _check_reference_answers(meta: FrontMatter, path: Path) -> None:
+    """Every exercise's own answer must pass its checker, so no learner meets an unsolvable exercise."""
+    for exercise in meta.exercises:
+        own = exercise.target if isinstance(exercise, NumberExercise) else exercise.reference_answer
+        try:
+            verdict = check(exercise, own)
+        except AnswerError as exc:
+            raise ContentError(f"{path.name}: exercise {exercise.id!r}: reference answer refused: {exc}") from exc
+        if not verdict.correct:
+            raise ContentError(
+                f"{path.name}: exercise {exercise.id!r}: reference answer is not accepted: {verdict.feedback}"
+            )
+
+
 def load_chapter(path: Path, md: MarkdownIt | None = None) -> Chapter:
     """Parse and check one chapter file; raise ContentError naming the file and the rule."""
     match = FILE_NAME.match(path.name)
@@ -284,8 +341,9 @@ def load_chapter(path: Path, md: MarkdownIt | None = None) -> Chapter:
     try:
         meta = FrontMatter.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(_describe_error(e, data) for e in exc.errors())
         raise ContentError(f"{path.name}: {problems}") from exc
+    _check_reference_answers(meta, path)
     if int(match.group(1)) != meta.number or match.group(2) != meta.slug:
         raise ContentError(f"{path.name}: file name must be {meta.number:02d}-{meta.slug}.md")
 
@@ -307,6 +365,9 @@ def load_chapter(path: Path, md: MarkdownIt | None = None) -> Chapter:
         toc=_table_of_contents(tokens),
         code_blocks=_code_blocks(tokens, body_line),
         word_count=len(re.findall(r"[A-Za-z0-9’'%$.,-]+", prose)),
+        exercise_html={
+            e.id: ExerciseHtml(_render_snippet(md, e.prompt), _render_snippet(md, e.solution)) for e in meta.exercises
+        },
     )
 
 
