@@ -8,6 +8,7 @@ or not) into chapters/05-evaluation.md between two marker lines. Uses only the p
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import tempfile
 from pathlib import Path
@@ -22,13 +23,15 @@ BLOCK = re.compile(re.escape(START) + r"\n.*?\n" + re.escape(END), re.DOTALL)
 def _cell(text: str) -> str:
     """One answer as a table cell: line breaks shown as ' / ', pipes escaped, long answers cut."""
     flat = " / ".join(line.strip() for line in text.strip().splitlines() if line.strip()) or "(empty)"
-    flat = flat if len(flat) <= 220 else flat[:217].rstrip() + "…"
+    flat = flat if len(flat) <= 300 else flat[:297].rstrip() + "…"
     return flat.replace("\\", "\\\\").replace("|", "\\|")
 
 
 def render(report: dict, metrics: dict) -> str:
-    """The Markdown between the markers: a one-line provenance note, then the table."""
-    yes_no = lambda checks: "yes" if checks["compliant"] else "no"  # noqa: E731
+    """The Markdown between the markers: a provenance note, the held-out table, then the general prompts."""
+    from labs.evaluate import leaks_format
+
+    yes_no = lambda flag: "yes" if flag else "no"  # noqa: E731
     lines = [
         f"Run: recipe `legal-format` on the `tiny` base, seed {metrics['seed']}, {metrics['steps']} steps, "
         f"{metrics['device']}. Greedy compliance on {metrics['heldout']} held-out prompts: "
@@ -37,11 +40,21 @@ def render(report: dict, metrics: dict) -> str:
         "| Held-out prompt | Base answer | Compliant | Fine-tuned answer | Compliant |",
         "|---|---|---|---|---|",
     ]
-    for row in report["side_by_side"]:
-        if row.get("regression"):
-            continue  # the table teaches the task comparison; regression prompts have their own section
-        lines.append(f"| {_cell(row['prompt'])} | {_cell(row['base'])} | {yes_no(row['base_checks'])} "
-                     f"| {_cell(row['finetuned'])} | {yes_no(row['finetuned_checks'])} |")
+    task_rows = [row for row in report["side_by_side"] if not row.get("regression")]
+    general_rows = [row for row in report["side_by_side"] if row.get("regression")]
+    for row in task_rows:
+        lines.append(f"| {_cell(row['prompt'])} | {_cell(row['base'])} | {yes_no(row['base_checks']['compliant'])} "
+                     f"| {_cell(row['finetuned'])} | {yes_no(row['finetuned_checks']['compliant'])} |")
+    if general_rows:  # regression prompts: the question there is whether the legal format leaks in
+        leak = report["regression"]
+        lines += ["", f"General prompts, where the legal format should not appear (it leaked into "
+                      f"{leak['format_leak_before']:.0%} of the base's answers and {leak['format_leak_after']:.0%} "
+                      "of the fine-tuned model's):", "",
+                  "| General prompt | Base answer | Format leaked | Fine-tuned answer | Format leaked |",
+                  "|---|---|---|---|---|"]
+        for row in general_rows:
+            lines.append(f"| {_cell(row['prompt'])} | {_cell(row['base'])} | {yes_no(leaks_format(row['base']))} "
+                         f"| {_cell(row['finetuned'])} | {yes_no(leaks_format(row['finetuned']))} |")
     return "\n".join(lines)
 
 
@@ -55,17 +68,24 @@ def write_into_chapter(table: str, chapter: Path = CHAPTER) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m labs.compare_table", description=__doc__.splitlines()[0])
     parser.add_argument("--run-dir", help="keep the run here (default: a temporary folder)")
+    parser.add_argument("--reuse", action="store_true", help="re-evaluate the finished run in --run-dir, skip training")
     parser.add_argument("--dry-run", action="store_true", help="print the table instead of writing the chapter")
     args = parser.parse_args(argv)
+    if args.reuse and not args.run_dir:
+        parser.error("--reuse needs --run-dir: the finished run to re-evaluate")
 
-    from labs.config import load_recipe
+    from labs.config import load_config, load_recipe
     from labs.evaluate import evaluate_run
     from labs.train import run
 
     cfg = load_recipe("legal-format")
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(args.run_dir) if args.run_dir else Path(tmp) / "run"
-        metrics = run(cfg, run_dir)
+        if args.reuse:
+            cfg = load_config(run_dir / "config.yaml")
+            metrics = json.loads((run_dir / "metrics.json").read_text())
+        else:
+            metrics = run(cfg, run_dir)
         report = evaluate_run(run_dir)
     table = render(report, {**metrics, "seed": cfg.seed, "steps": cfg.steps,
                             "heldout": cfg.eval.heldout, "device": report["device"]})
