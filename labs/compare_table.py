@@ -21,10 +21,12 @@ BLOCK = re.compile(re.escape(START) + r"\n.*?\n" + re.escape(END), re.DOTALL)
 
 
 def _cell(text: str) -> str:
-    """One answer as a table cell: line breaks shown as ' / ', pipes escaped, long answers cut."""
+    """One answer as a table cell: line breaks shown as ' / ', Markdown shown literally, the middle of a long
+    answer cut so that its last line (where the footer belongs) stays visible."""
     flat = " / ".join(line.strip() for line in text.strip().splitlines() if line.strip()) or "(empty)"
-    flat = flat if len(flat) <= 300 else flat[:297].rstrip() + "…"
-    return flat.replace("\\", "\\\\").replace("|", "\\|")
+    if len(flat) > 300:
+        flat = flat[:170].rstrip() + " … " + flat[-110:].lstrip()
+    return re.sub(r"([\\`*_|<\[\]])", r"\\\1", flat)
 
 
 def render(report: dict, metrics: dict) -> str:

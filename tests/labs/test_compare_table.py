@@ -47,3 +47,11 @@ def test_chapter_5_holds_a_generated_table_whose_markers_do_not_show_on_the_page
     assert block and "| Held-out prompt |" in block.group(0) and "Greedy compliance on" in block.group(0)
     html = MarkdownIt("commonmark").enable("table").render(text.split("\n---\n", 1)[1])
     assert "base-vs-fine-tuned" not in html and "<table>" in html
+
+
+def test_a_long_answer_keeps_its_last_line_and_shows_markdown_literally():
+    answer = "1. " + "Do this. " * 60 + "\n*This response does not constitute legal advice.*"
+    cell = compare_table._cell(answer)
+    assert len(cell) < 320 and " … " in cell
+    assert cell.endswith(r"\*This response does not constitute legal advice.\*")
+    assert compare_table._cell("a | b") == r"a \| b"
