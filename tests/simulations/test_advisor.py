@@ -2,6 +2,8 @@
 records the decision-tree steps (compliance, 50+ examples, stability, volume, latency, budget) it took.
 """
 
+import dataclasses
+import re
 from pathlib import Path
 
 import pytest
@@ -135,27 +137,16 @@ TREE_CHAPTERS = ["01-fine-tune-or-prompt.md", "08-decision-tool.md"]
 def _branch_table() -> list[dict]:
     """Chapter 8's table of every branch: one row per (step, answer) with the advisor settings that take it."""
     text = (CHAPTERS / "08-decision-tool.md").read_text(encoding="utf-8")
-    lines = [line for line in text.splitlines() if line.startswith("| ")]
-    header_at = next(i for i, line in enumerate(lines) if line.startswith("| Branch |"))
-    header = [cell.strip() for cell in lines[header_at].strip("|").split("|")]
-    rows = []
-    for line in lines[header_at + 1:]:
-        cells = [cell.strip() for cell in line.strip("|").split("|")]
-        if len(cells) != len(header):
-            break
-        rows.append(dict(zip(header, cells)))
-    return rows
-
-
-def _number(cell: str) -> float:
-    return float(cell.replace("$", "").replace(",", "").replace("%", "").replace(" ms", ""))
+    table = text[text.index("| Branch |"):].split("\n\n")[0].splitlines()
+    header = [cell.strip() for cell in table[0].strip("|").split("|")]
+    return [dict(zip(header, (cell.strip() for cell in line.strip("|").split("|")))) for line in table[2:]]
 
 
 def _settings(row: dict) -> dict:
-    return {"task_type": row["Task type"].strip("`"), "compliance_required_pct": _number(row["Requirement"]),
-            "labelled_examples": int(_number(row["Examples"])), "knowledge_change": row["Knowledge changes"],
-            "daily_requests": int(_number(row["Requests a day"])),
-            "latency_tolerance_ms": int(_number(row["Latency limit"])), "setup_budget_usd": _number(row["Budget"])}
+    """The row's `field=value` code spans as advisor inputs, each cast to its Params field's type."""
+    types = {field.name: field.type for field in dataclasses.fields(advisor.Params)}
+    pairs = re.findall(r"`(\w+)=([^`]+)`", row["Settings that differ from the advisor's defaults"])
+    return {name: types[name](value) if types[name] is not str else value for name, value in pairs}
 
 
 @pytest.mark.parametrize("name", TREE_CHAPTERS)
