@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.capstone.schema import CapstoneMatter
+from app.capstone.service import NOTHING, CapstoneStatus, cohort_capstone
 from app.content import Chapter, Course, Question
 from app.db import reading
 from app.exercises.service import attempt_counts
@@ -38,6 +40,7 @@ class LearnerRow:
     last_active_at: datetime | None = None
     chapters: dict[str, ChapterProgress] = field(default_factory=dict)
     exercises: dict[str, "ExerciseScore"] = field(default_factory=dict)  # chapter slug → score
+    capstone: CapstoneStatus = NOTHING
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,7 @@ class Dashboard:
     learners: list[LearnerRow]
     questions: list[QuestionStats]
     exercises: list[ExerciseStats] = field(default_factory=list)
+    capstone: CapstoneMatter | None = None
 
 
 def _answers(session: Session, member_learners, pick) -> list[tuple]:
@@ -132,6 +136,7 @@ def build_dashboard(factory: sessionmaker[Session], course: Course, cohort: Coho
         latest = _answers(session, member_learners, func.max)
         first = _answers(session, member_learners, func.min)
         attempts = attempt_counts(session, member_learners)
+        capstone = cohort_capstone(session, course.capstone.meta, member_learners) if course.capstone else {}
 
     rows = {uid: LearnerRow(uid, name, email, as_utc(joined)) for uid, name, email, joined in members}
     for uid, seen in last_seen:
@@ -148,8 +153,16 @@ def build_dashboard(factory: sessionmaker[Session], course: Course, cohort: Coho
                 key in opened_by, scores[(*key, "answered")], scores[(*key, "correct")]
             )
     exercise_stats = _exercise_scores(course, rows, attempts)
+    for uid, status in capstone.items():
+        if uid in rows:
+            rows[uid].capstone = status
     return Dashboard(
-        cohort, course.chapters, list(rows.values()), _question_stats(course, latest, first), exercise_stats
+        cohort,
+        course.chapters,
+        list(rows.values()),
+        _question_stats(course, latest, first),
+        exercise_stats,
+        course.capstone.meta if course.capstone else None,
     )
 
 
@@ -259,6 +272,7 @@ def dashboard_json(dashboard: Dashboard, join_code: str) -> dict:
                     slug: {"solved": x.solved, "tried": x.tried, "attempts": x.attempts}
                     for slug, x in row.exercises.items()
                 },
+                "capstone": _capstone_json(dashboard.capstone, row.capstone),
             }
             for row in dashboard.learners
         ],
@@ -294,6 +308,19 @@ def _cell(value: object) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
+def _capstone_json(capstone: CapstoneMatter | None, status: CapstoneStatus) -> dict | None:
+    """`{done, total, items_done, detected}` for one learner; None when the course has no capstone."""
+    if capstone is None:
+        return None
+    items = capstone.items
+    return {
+        "done": status.done_count(capstone),
+        "total": len(items),
+        "items_done": [i.id for i in items if status.done(i.id)],
+        "detected": [i.id for i in items if i.id in status.detected],
+    }
+
+
 def dashboard_csv(dashboard: Dashboard, table: str = "learners") -> str:
     """The learners × chapters matrix (table="learners"), the per-question statistics ("questions") or
     the per-exercise ones ("exercises")."""
@@ -320,6 +347,9 @@ def dashboard_csv(dashboard: Dashboard, table: str = "learners") -> str:
     for chapter in dashboard.chapters:
         header += [f"ch{chapter.number}_opened", f"ch{chapter.number}_quiz_correct", f"ch{chapter.number}_quiz_total"]
     header += _exercise_header(dashboard)
+    capstone = dashboard.capstone
+    if capstone:
+        header += ["capstone_done", "capstone_total"]
     writer.writerow(header)
     for row in dashboard.learners:
         cells = [row.display_name, row.email, row.joined_at.isoformat(),
@@ -328,6 +358,8 @@ def dashboard_csv(dashboard: Dashboard, table: str = "learners") -> str:
             p = row.chapters[chapter.slug]
             cells += ["yes" if p.opened else "no", p.correct, len(chapter.meta.quiz)]
         cells += _exercise_cells(dashboard, row)
+        if capstone:
+            cells += [row.capstone.done_count(capstone), len(capstone.items)]
         writer.writerow([_cell(c) for c in cells])
     return out.getvalue()
 
