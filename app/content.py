@@ -20,6 +20,7 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import TextLexer, get_lexer_by_name
 from pygments.util import ClassNotFound
 
+from app.capstone.schema import CapstoneMatter
 from app.exercises.checker import AnswerError, check
 from app.exercises.schema import Exercise, JsonlExercise, NumberExercise, TextExercise
 
@@ -178,12 +179,24 @@ class Chapter:
         return next((e for e in self.meta.exercises if e.id == exercise_id), None)
 
 
-class Course:
-    """The ten chapters, in order, with look-ups by slug."""
+@dataclass(frozen=True)
+class Capstone:
+    """The project after the last chapter (not a chapter: it has no number, quiz or exercises)."""
 
-    def __init__(self, chapters: list[Chapter]):
+    meta: CapstoneMatter
+    html: str
+    toc: tuple[TocEntry, ...]
+    stage_anchors: dict[str, str]  # stage id → the anchor of its `##` section in the text
+    url: str = "/capstone"
+
+
+class Course:
+    """The ten chapters, in order, with look-ups by slug; and the capstone that follows them."""
+
+    def __init__(self, chapters: list[Chapter], capstone: Capstone | None = None):
         self.chapters = sorted(chapters, key=lambda c: c.number)
         self._by_slug = {c.slug: c for c in self.chapters}
+        self.capstone = capstone
 
     def get(self, slug: str) -> Chapter | None:
         return self._by_slug.get(slug)
@@ -300,6 +313,15 @@ def _table_of_contents(tokens) -> tuple[TocEntry, ...]:
     return tuple(entries)
 
 
+def _validate(model: type[BaseModel], data: dict, path: Path):
+    """`data` as a `model`, or a ContentError listing every problem with where it is."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(_describe_error(e, data) for e in exc.errors())
+        raise ContentError(f"{path.name}: {problems}") from exc
+
+
 def _describe_error(error: dict, data: dict) -> str:
     """'quiz.0.options: …', or for an exercise 'exercise 'lora-params' (exercises.2): answer: …'."""
     loc = list(error["loc"])
@@ -338,11 +360,7 @@ def load_chapter(path: Path, md: MarkdownIt | None = None) -> Chapter:
     if not match:
         raise ContentError(f"{path.name}: chapter files are named NN-slug.md")
     data, body, body_line = _split_front_matter(path.read_text(encoding="utf-8"), path)
-    try:
-        meta = FrontMatter.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(_describe_error(e, data) for e in exc.errors())
-        raise ContentError(f"{path.name}: {problems}") from exc
+    meta = _validate(FrontMatter, data, path)
     _check_reference_answers(meta, path)
     if int(match.group(1)) != meta.number or match.group(2) != meta.slug:
         raise ContentError(f"{path.name}: file name must be {meta.number:02d}-{meta.slug}.md")
@@ -371,14 +389,33 @@ def load_chapter(path: Path, md: MarkdownIt | None = None) -> Chapter:
     )
 
 
+def load_capstone(path: Path, md: MarkdownIt | None = None) -> Capstone:
+    """Parse and check the capstone file; raise ContentError naming the file and the rule."""
+    data, body, _line = _split_front_matter(path.read_text(encoding="utf-8"), path)
+    meta = _validate(CapstoneMatter, data, path)
+    md = md or _markdown()
+    try:
+        tokens = md.parse(body, {"simulations": {}, "placed": set()})
+        html = md.renderer.render(tokens, md.options, {"simulations": {}, "placed": set()})
+    except ContentError as exc:
+        raise ContentError(f"{path.name}: {exc}") from exc
+    toc = _table_of_contents(tokens)
+    anchors = {entry.title: entry.anchor for entry in toc if entry.level == 2}
+    missing = [stage.title for stage in meta.stages if stage.title not in anchors]
+    if missing:
+        raise ContentError(f"{path.name}: each stage needs a '## {missing[0]}' section in the text")
+    return Capstone(meta=meta, html=html, toc=toc, stage_anchors={s.id: anchors[s.title] for s in meta.stages})
+
+
 def load_course(directory: Path) -> Course:
-    """Every chapter file in `directory`, checked, numbered 0..n-1 without gaps."""
+    """Every chapter file in `directory`, checked, numbered 0..n-1 without gaps; and `capstone.md` if there."""
     md = _markdown()
     chapters = [load_chapter(p, md) for p in sorted(directory.glob("[0-9][0-9]-*.md"))]
     numbers = [c.number for c in chapters]
     if numbers != list(range(len(chapters))):
         raise ContentError(f"{directory}: chapter numbers must run 0..{len(chapters) - 1}, found {numbers}")
-    return Course(chapters)
+    capstone_path = directory / "capstone.md"
+    return Course(chapters, load_capstone(capstone_path, md) if capstone_path.exists() else None)
 
 
 def pygments_css() -> str:

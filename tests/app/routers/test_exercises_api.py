@@ -129,8 +129,8 @@ def test_progress_counts_each_solved_exercise_once_and_only_for_this_learner(exe
     assert (mine[exercise_chapter.slug]["exercises_solved"], mine[exercise_chapter.slug]["exercise_count"]) == (2, 3)
     listed = exercise_client.get(f"/api/chapters/{exercise_chapter.slug}/exercises").json()["exercises"]
     assert [e["solved"] for e in listed] == [True, True, False]
-    with TestClient(exercise_app) as stranger:
-        theirs = {c["slug"]: c for c in stranger.get("/api/me/progress").json()["chapters"]}
+    stranger = TestClient(exercise_app)  # no `with`: one app lifespan (and lab scheduler) at a time
+    theirs = {c["slug"]: c for c in stranger.get("/api/me/progress").json()["chapters"]}
     assert theirs[exercise_chapter.slug]["exercises_solved"] == 0
 
 
