@@ -359,5 +359,8 @@ def figure(result: Result) -> dict:
 
 
 def headline(result: Result) -> str:
+    # A recommendation that misses the requirement says so: a shortfall is never presented as acceptable.
+    short = "" if result.expected_compliance_pct >= result.requirement_pct else \
+        f", short of your {result.requirement_pct:.0f}% requirement,"
     return (f"Recommendation: {OPTION_LABELS[result.recommendation]}, about {result.expected_compliance_pct:.0f}% "
-            f"compliance for ${result.setup_cost_usd:,.0f} setup and ${result.monthly_cost_usd:,.0f} a month.")
+            f"compliance{short} for ${result.setup_cost_usd:,.0f} setup and ${result.monthly_cost_usd:,.0f} a month.")

@@ -99,6 +99,13 @@ def test_prompting_below_the_requirement_is_never_called_acceptable():
     assert "below your 97% requirement" in result.reasons[0].text and "meeting" not in result.reasons[0].text
 
 
+def test_the_headline_says_when_the_recommendation_falls_short_of_the_requirement():
+    short = _advise(task_type="extraction", labelled_examples=20)  # few-shot at 88% against 95%
+    met = _advise(task_type="extraction")
+    assert "short of your 95% requirement" in advisor.headline(short)
+    assert "short of" not in advisor.headline(met)
+
+
 def test_fine_tuning_is_not_recommended_when_it_would_not_beat_the_prompt():
     result = _advise(task_type="general-qa", compliance_required_pct=99)
     assert result.recommendation == "few-shot" and "would not do better" in result.reasons[1].text
