@@ -72,7 +72,7 @@ def test_each_chapter_has_three_exercises_and_each_listed_mistake_gets_its_own_f
 
 @pytest.mark.parametrize(("number", "exercise_id", "answer"), [
     (5, "regression-prompt-for-leakage", "Please draft a letter to the landlord about the tenancy deposit."),
-    (1, "knowledge-or-behaviour", "Fine-tune the model every night on the new deadlines."),
+    (1, "knowledge-or-behavior", "Fine-tune the model every night on the new deadlines."),
     (8, "name-the-deciding-step", "Step 1 decides because prompting passes."),
     (9, "next-technique", "Train more epochs of supervised fine-tuning."),
     (9, "distilled-training-line", '{"messages": [{"role": "user", "content": "Dismissed."}, '
