@@ -87,6 +87,7 @@ def test_a_text_answer_is_checked_by_its_rules(exercise_client, exercise_chapter
         ("fix-line", {"answer": {"messages": []}}, "answer: expected text (a string), got dict."),
         ("regression-prompt", {"answer": "x" * 4001}, "answer: at most 4000 characters, got 4001."),
         ("regression-prompt", {"answer": "   "}, "answer: write your answer before checking."),
+        ("regression-prompt", {"answer": "Tell me a joke\u0000 about owls"}, "answer: contains a NUL character"),
     ],
 )
 def test_an_answer_that_cannot_be_checked_is_a_422_naming_what_is_wrong_and_stores_nothing(
