@@ -38,6 +38,7 @@ COMPUTED = {
     (7, "every-token-at-tuned-rates"): (320 * 400 * 3 * 3.00 / 1e6) / (
         _per_request(1_800 + 200, 100, 0.15, 0.60) - _per_request(50 + 200, 100, 0.30, 1.20)),
     (7, "self-hosting-volume"): (1_500 / 30) / (0.00775 - 0.0001),
+    (7, "training-bill-per-token"): 640 * 450 * 4 * 25 / 1e6,
     (8, "choose-the-requirement"): 100 * (1 - 10 / 500),  # the floor of the accepted range
     (8, "advisor-payback-days"): 100 / (1_000 * (1_500 - 50) * 5 / 1e6),
     (9, "distillation-break-even"): (10_000 * 0.01 + 20) / (0.01 - 0.0005),
