@@ -5,7 +5,7 @@ server at start with the file and the rule it breaks, never at request time.
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from html import escape
 from pathlib import Path
@@ -19,6 +19,10 @@ from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import TextLexer, get_lexer_by_name
 from pygments.util import ClassNotFound
+
+from app.capstone.schema import CapstoneMatter
+from app.exercises.checker import AnswerError, check
+from app.exercises.schema import Exercise, JsonlExercise, NumberExercise, TextExercise
 
 CALLOUT_TITLES = {
     "core-insight": "Core insight",
@@ -97,6 +101,7 @@ class FrontMatter(BaseModel):
     promise: str = Field(min_length=10)
     simulations: list[SimulationRef] = []
     quiz: list[Question] = Field(min_length=3)
+    exercises: list[Exercise] = []
 
     @field_validator("quiz")
     @classmethod
@@ -105,6 +110,15 @@ class FrontMatter(BaseModel):
         if len(set(ids)) != len(ids):
             raise ValueError("quiz repeats a question id")
         return quiz
+
+    @field_validator("exercises")
+    @classmethod
+    def _unique_exercise_ids(cls, exercises: list) -> list:
+        ids = [e.id for e in exercises]
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        if repeated:
+            raise ValueError(f"exercise {repeated[0]!r}: id is used twice in this chapter")
+        return exercises
 
 
 @dataclass(frozen=True)
@@ -125,6 +139,14 @@ class CodeBlock:
 
 
 @dataclass(frozen=True)
+class ExerciseHtml:
+    """An exercise's prompt and worked solution, rendered from Markdown once at start-up."""
+
+    prompt: str
+    solution: str
+
+
+@dataclass(frozen=True)
 class Chapter:
     meta: FrontMatter
     path: Path
@@ -132,6 +154,7 @@ class Chapter:
     toc: tuple[TocEntry, ...]
     code_blocks: tuple[CodeBlock, ...]
     word_count: int
+    exercise_html: dict[str, ExerciseHtml] = field(default_factory=dict)
 
     @property
     def number(self) -> int:
@@ -152,13 +175,28 @@ class Chapter:
     def question(self, question_id: str) -> Question | None:
         return next((q for q in self.meta.quiz if q.id == question_id), None)
 
+    def exercise(self, exercise_id: str) -> NumberExercise | JsonlExercise | TextExercise | None:
+        return next((e for e in self.meta.exercises if e.id == exercise_id), None)
+
+
+@dataclass(frozen=True)
+class Capstone:
+    """The project after the last chapter (not a chapter: it has no number, quiz or exercises)."""
+
+    meta: CapstoneMatter
+    html: str
+    toc: tuple[TocEntry, ...]
+    stage_anchors: dict[str, str]  # stage id → the anchor of its `##` section in the text
+    url: str = "/capstone"
+
 
 class Course:
-    """The ten chapters, in order, with look-ups by slug."""
+    """The ten chapters, in order, with look-ups by slug; and the capstone that follows them."""
 
-    def __init__(self, chapters: list[Chapter]):
+    def __init__(self, chapters: list[Chapter], capstone: Capstone | None = None):
         self.chapters = sorted(chapters, key=lambda c: c.number)
         self._by_slug = {c.slug: c for c in self.chapters}
+        self.capstone = capstone
 
     def get(self, slug: str) -> Chapter | None:
         return self._by_slug.get(slug)
@@ -312,17 +350,55 @@ def _table_of_contents(tokens) -> tuple[TocEntry, ...]:
     return tuple(entries)
 
 
+def _validate(model: type[BaseModel], data: dict, path: Path):
+    """`data` as a `model`, or a ContentError listing every problem with where it is."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(_describe_error(e, data) for e in exc.errors())
+        raise ContentError(f"{path.name}: {problems}") from exc
+
+
+def _describe_error(error: dict, data: dict) -> str:
+    """'quiz.0.options: …', or for an exercise 'exercise 'lora-params' (exercises.2): answer: …'."""
+    loc = list(error["loc"])
+    if len(loc) >= 2 and loc[0] == "exercises" and isinstance(loc[1], int):
+        entry = (data.get("exercises") or [None] * (loc[1] + 1))[loc[1]]
+        name = entry.get("id") if isinstance(entry, dict) else None
+        # loc[2] is the union's tag ("number", "jsonl", "text"): the kind, not a field the author wrote.
+        field = ".".join(map(str, loc[3:] if len(loc) > 2 and loc[2] == (entry or {}).get("kind") else loc[2:]))
+        where = f"exercise {name!r} (exercises.{loc[1]})" if name else f"exercises.{loc[1]}"
+        return f"{where}: {field + ': ' if field else ''}{error['msg']}"
+    return f"{'.'.join(map(str, loc))}: {error['msg']}"
+
+
+def _render_snippet(md: MarkdownIt, text: str) -> str:
+    """A short piece of Markdown (an exercise's prompt or solution); no simulations or labs in it."""
+    return md.render(text, {"simulations": {}, "placed": set()})
+
+
+def _check_reference_answers(meta: FrontMatter, path: Path) -> None:
+    """Every exercise's own answer must pass its checker, so no learner meets an unsolvable exercise."""
+    for exercise in meta.exercises:
+        own = exercise.target if isinstance(exercise, NumberExercise) else exercise.reference_answer
+        try:
+            verdict = check(exercise, own)
+        except AnswerError as exc:
+            raise ContentError(f"{path.name}: exercise {exercise.id!r}: reference answer refused: {exc}") from exc
+        if not verdict.correct:
+            raise ContentError(
+                f"{path.name}: exercise {exercise.id!r}: reference answer is not accepted: {verdict.feedback}"
+            )
+
+
 def load_chapter(path: Path, md: MarkdownIt | None = None) -> Chapter:
     """Parse and check one chapter file; raise ContentError naming the file and the rule."""
     match = FILE_NAME.match(path.name)
     if not match:
         raise ContentError(f"{path.name}: chapter files are named NN-slug.md")
     data, body, body_line = _split_front_matter(path.read_text(encoding="utf-8"), path)
-    try:
-        meta = FrontMatter.model_validate(data)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ContentError(f"{path.name}: {problems}") from exc
+    meta = _validate(FrontMatter, data, path)
+    _check_reference_answers(meta, path)
     if int(match.group(1)) != meta.number or match.group(2) != meta.slug:
         raise ContentError(f"{path.name}: file name must be {meta.number:02d}-{meta.slug}.md")
 
@@ -344,17 +420,39 @@ def load_chapter(path: Path, md: MarkdownIt | None = None) -> Chapter:
         toc=_table_of_contents(tokens),
         code_blocks=_code_blocks(tokens, body_line),
         word_count=len(re.findall(r"[A-Za-z0-9’'%$.,-]+", prose)),
+        exercise_html={
+            e.id: ExerciseHtml(_render_snippet(md, e.prompt), _render_snippet(md, e.solution)) for e in meta.exercises
+        },
     )
 
 
+def load_capstone(path: Path, md: MarkdownIt | None = None) -> Capstone:
+    """Parse and check the capstone file; raise ContentError naming the file and the rule."""
+    data, body, _line = _split_front_matter(path.read_text(encoding="utf-8"), path)
+    meta = _validate(CapstoneMatter, data, path)
+    md = md or _markdown()
+    try:
+        tokens = md.parse(body, {"simulations": {}, "placed": set()})
+        html = md.renderer.render(tokens, md.options, {"simulations": {}, "placed": set()})
+    except ContentError as exc:
+        raise ContentError(f"{path.name}: {exc}") from exc
+    toc = _table_of_contents(tokens)
+    anchors = {entry.title: entry.anchor for entry in toc if entry.level == 2}
+    missing = [stage.title for stage in meta.stages if stage.title not in anchors]
+    if missing:
+        raise ContentError(f"{path.name}: each stage needs a '## {missing[0]}' section in the text")
+    return Capstone(meta=meta, html=html, toc=toc, stage_anchors={s.id: anchors[s.title] for s in meta.stages})
+
+
 def load_course(directory: Path) -> Course:
-    """Every chapter file in `directory`, checked, numbered 0..n-1 without gaps."""
+    """Every chapter file in `directory`, checked, numbered 0..n-1 without gaps; and `capstone.md` if there."""
     md = _markdown()
     chapters = [load_chapter(p, md) for p in sorted(directory.glob("[0-9][0-9]-*.md"))]
     numbers = [c.number for c in chapters]
     if numbers != list(range(len(chapters))):
         raise ContentError(f"{directory}: chapter numbers must run 0..{len(chapters) - 1}, found {numbers}")
-    return Course(chapters)
+    capstone_path = directory / "capstone.md"
+    return Course(chapters, load_capstone(capstone_path, md) if capstone_path.exists() else None)
 
 
 def pygments_css() -> str:

@@ -1,5 +1,6 @@
-"""The instructor's view of a cohort: learners × chapters (opened, quiz score), how the cohort does on
-each question and which wrong option it picks most (the misconception), and the same as CSV.
+"""The instructor's view of a cohort: learners × chapters (opened, quiz score, exercises solved), how
+the cohort does on each question and which wrong option it picks most (the misconception), how it does
+on each exercise, and the same as CSV.
 
 A learner's progress is everything their account's browsers did; the latest answer to a question
 counts for the score, the first attempt shows the misconception (before the explanation was read).
@@ -14,8 +15,11 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.capstone.schema import CapstoneMatter
+from app.capstone.service import NOTHING, CapstoneStatus, cohort_capstone
 from app.content import Chapter, Course, Question
 from app.db import reading
+from app.exercises.service import attempt_counts
 from app.models import ChapterVisit, Cohort, CohortMember, Learner, QuizAnswer, User
 from app.progress import ChapterProgress
 
@@ -35,6 +39,26 @@ class LearnerRow:
     joined_at: datetime
     last_active_at: datetime | None = None
     chapters: dict[str, ChapterProgress] = field(default_factory=dict)
+    exercises: dict[str, "ExerciseScore"] = field(default_factory=dict)  # chapter slug → score
+    capstone: CapstoneStatus = NOTHING
+
+
+@dataclass(frozen=True)
+class ExerciseScore:
+    """One learner's exercises in one chapter: how many solved, how many tried, answers sent."""
+
+    solved: int = 0
+    tried: int = 0
+    attempts: int = 0
+
+
+@dataclass(frozen=True)
+class ExerciseStats:
+    chapter: Chapter
+    exercise_id: str
+    tried: int  # learners who sent at least one answer
+    solved: int  # learners who answered correctly at least once
+    attempts: int
 
 
 @dataclass(frozen=True)
@@ -60,6 +84,8 @@ class Dashboard:
     chapters: list[Chapter]
     learners: list[LearnerRow]
     questions: list[QuestionStats]
+    exercises: list[ExerciseStats] = field(default_factory=list)
+    capstone: CapstoneMatter | None = None
 
 
 def _answers(session: Session, member_learners, pick) -> list[tuple]:
@@ -109,6 +135,8 @@ def build_dashboard(factory: sessionmaker[Session], course: Course, cohort: Coho
         ).all()
         latest = _answers(session, member_learners, func.max)
         first = _answers(session, member_learners, func.min)
+        attempts = attempt_counts(session, member_learners)
+        capstone = cohort_capstone(session, course.capstone.meta, member_learners) if course.capstone else {}
 
     rows = {uid: LearnerRow(uid, name, email, as_utc(joined)) for uid, name, email, joined in members}
     for uid, seen in last_seen:
@@ -124,7 +152,45 @@ def build_dashboard(factory: sessionmaker[Session], course: Course, cohort: Coho
             row.chapters[chapter.slug] = ChapterProgress(
                 key in opened_by, scores[(*key, "answered")], scores[(*key, "correct")]
             )
-    return Dashboard(cohort, course.chapters, list(rows.values()), _question_stats(course, latest, first))
+    exercise_stats = _exercise_scores(course, rows, attempts)
+    for uid, status in capstone.items():
+        if uid in rows:
+            rows[uid].capstone = status
+    return Dashboard(
+        cohort,
+        course.chapters,
+        list(rows.values()),
+        _question_stats(course, latest, first),
+        exercise_stats,
+        course.capstone.meta if course.capstone else None,
+    )
+
+
+def _exercise_scores(course: Course, rows: dict[int, LearnerRow], attempts: list[tuple]) -> list[ExerciseStats]:
+    """Fill each learner's exercise scores per chapter; return the cohort's figures per exercise.
+
+    Only exercises the course still has count, so a renamed exercise does not inflate a score."""
+    known = {(c.slug, e.id) for c in course.chapters for e in c.meta.exercises}
+    per_learner: dict[tuple[int, str], list[int]] = {}
+    per_exercise: dict[tuple[str, str], list[int]] = {}
+    for uid, slug, exercise_id, count, correct in attempts:
+        if (slug, exercise_id) not in known or uid not in rows:
+            continue
+        solved = int(bool(correct))
+        for key, bucket in (((uid, slug), per_learner), ((slug, exercise_id), per_exercise)):
+            totals = bucket.setdefault(key, [0, 0, 0])
+            totals[0] += solved
+            totals[1] += 1
+            totals[2] += count
+    for row in rows.values():
+        for chapter in course.chapters:
+            row.exercises[chapter.slug] = ExerciseScore(*per_learner.get((row.user_id, chapter.slug), (0, 0, 0)))
+    stats = []
+    for chapter in course.chapters:
+        for exercise in chapter.meta.exercises:
+            solved, tried, count = per_exercise.get((chapter.slug, exercise.id), (0, 0, 0))
+            stats.append(ExerciseStats(chapter, exercise.id, tried, solved, count))
+    return stats
 
 
 def _question_stats(course: Course, latest: list[tuple], first: list[tuple]) -> list[QuestionStats]:
@@ -186,7 +252,8 @@ def dashboard_json(dashboard: Dashboard, join_code: str) -> dict:
             "learner_count": len(dashboard.learners),
         },
         "chapters": [
-            {"slug": c.slug, "number": c.number, "title": c.title, "quiz_count": len(c.meta.quiz)}
+            {"slug": c.slug, "number": c.number, "title": c.title, "quiz_count": len(c.meta.quiz),
+             "exercise_count": len(c.meta.exercises)}
             for c in dashboard.chapters
         ],
         "learners": [
@@ -201,8 +268,18 @@ def dashboard_json(dashboard: Dashboard, join_code: str) -> dict:
                     slug: {"opened": p.opened, "answered": p.answered, "correct": p.correct}
                     for slug, p in row.chapters.items()
                 },
+                "exercises": {
+                    slug: {"solved": x.solved, "tried": x.tried, "attempts": x.attempts}
+                    for slug, x in row.exercises.items()
+                },
+                "capstone": _capstone_json(dashboard.capstone, row.capstone),
             }
             for row in dashboard.learners
+        ],
+        "exercises": [
+            {"chapter": x.chapter.slug, "exercise_id": x.exercise_id, "tried": x.tried, "solved": x.solved,
+             "attempts": x.attempts}
+            for x in dashboard.exercises
         ],
         "questions": [
             {
@@ -231,10 +308,29 @@ def _cell(value: object) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
+def _capstone_json(capstone: CapstoneMatter | None, status: CapstoneStatus) -> dict | None:
+    """`{done, total, items_done, detected}` for one learner; None when the course has no capstone."""
+    if capstone is None:
+        return None
+    items = capstone.items
+    return {
+        "done": status.done_count(capstone),
+        "total": len(items),
+        "items_done": [i.id for i in items if status.done(i.id)],
+        "detected": [i.id for i in items if i.id in status.detected],
+    }
+
+
 def dashboard_csv(dashboard: Dashboard, table: str = "learners") -> str:
-    """The learners × chapters matrix (table="learners") or the per-question statistics ("questions")."""
+    """The learners × chapters matrix (table="learners"), the per-question statistics ("questions") or
+    the per-exercise ones ("exercises")."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
+    if table == "exercises":
+        writer.writerow(["chapter", "exercise_id", "learners_tried", "learners_solved", "answers_sent"])
+        for x in dashboard.exercises:
+            writer.writerow([_cell(v) for v in (x.chapter.slug, x.exercise_id, x.tried, x.solved, x.attempts)])
+        return out.getvalue()
     if table == "questions":
         writer.writerow(
             ["chapter", "question_id", "question", "answered", "correct_now", "first_try_correct",
@@ -250,6 +346,10 @@ def dashboard_csv(dashboard: Dashboard, table: str = "learners") -> str:
     header = ["learner", "email", "joined_at", "last_active_at"]
     for chapter in dashboard.chapters:
         header += [f"ch{chapter.number}_opened", f"ch{chapter.number}_quiz_correct", f"ch{chapter.number}_quiz_total"]
+    header += _exercise_header(dashboard)
+    capstone = dashboard.capstone
+    if capstone:
+        header += ["capstone_done", "capstone_total"]
     writer.writerow(header)
     for row in dashboard.learners:
         cells = [row.display_name, row.email, row.joined_at.isoformat(),
@@ -257,5 +357,23 @@ def dashboard_csv(dashboard: Dashboard, table: str = "learners") -> str:
         for chapter in dashboard.chapters:
             p = row.chapters[chapter.slug]
             cells += ["yes" if p.opened else "no", p.correct, len(chapter.meta.quiz)]
+        cells += _exercise_cells(dashboard, row)
+        if capstone:
+            cells += [row.capstone.done_count(capstone), len(capstone.items)]
         writer.writerow([_cell(c) for c in cells])
     return out.getvalue()
+
+
+def _exercise_header(dashboard: Dashboard) -> list[str]:
+    """The learners CSV's exercise columns, after the quiz ones: solved and total per chapter."""
+    header = []
+    for chapter in dashboard.chapters:
+        header += [f"ch{chapter.number}_exercises_solved", f"ch{chapter.number}_exercises_total"]
+    return header
+
+
+def _exercise_cells(dashboard: Dashboard, row: LearnerRow) -> list[object]:
+    cells: list[object] = []
+    for chapter in dashboard.chapters:
+        cells += [row.exercises[chapter.slug].solved, len(chapter.meta.exercises)]
+    return cells

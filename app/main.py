@@ -24,9 +24,13 @@ from app.routers import (
     admin_pages,
     assets,
     auth_api,
+    capstone_api,
+    capstone_pages,
     chapters_api,
     cohort_pages,
     cohorts_api,
+    exercise_pages,
+    exercises_api,
     health,
     labs,
     pages,
@@ -96,8 +100,8 @@ def create_app(settings: Settings | None = None, run_command=None) -> FastAPI:
     )
     install_error_handlers(app)
     install_rate_limits(app, settings)
-    for module in (health, assets, chapters_api, quiz, simulations, labs, pages, auth_api, account_pages,
-                   cohorts_api, cohort_pages, users_api, admin_pages):
+    for module in (health, assets, chapters_api, quiz, exercises_api, exercise_pages, capstone_api, capstone_pages,
+                   simulations, labs, pages, auth_api, account_pages, cohorts_api, cohort_pages, users_api, admin_pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static")
     return app

@@ -1,4 +1,4 @@
-"""What a learner did: chapters opened and quiz answers, written and summarised.
+"""What a learner did: chapters opened, quiz answers and exercises solved, written and summarised.
 
 Writes go to one learner (this browser); summaries read a set of learners, so an account that owns
 several browsers sees one progress: a chapter opened anywhere is opened, and for each question the
@@ -6,6 +6,7 @@ latest answer from any of them counts, once. Each write is one atomic statement 
 under concurrency on SQLite (BEGIN IMMEDIATE, see app.db) and PostgreSQL (upserts).
 """
 
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass
 
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.content import Course
 from app.db import insert_for, reading, transaction
+from app.exercises.models import ExerciseAttempt
 from app.models import ChapterVisit, Learner, QuizAnswer, utcnow
 
 
@@ -60,6 +62,7 @@ class ChapterProgress:
     opened: bool
     answered: int
     correct: int
+    exercises_solved: int = 0
 
 
 def latest_answers(factory: sessionmaker[Session], learner_ids: Collection[str], chapter_slug: str) -> dict[str, str]:
@@ -89,18 +92,31 @@ def course_progress(factory: sessionmaker[Session], learner_ids: Collection[str]
         rows = session.execute(
             select(QuizAnswer.chapter_slug, QuizAnswer.correct).where(QuizAnswer.id.in_(latest_ids))
         ).all()
+        solved = Counter(slug for slug, _exercise in solved_exercises(session, learner_ids))
     answered: dict[str, list[bool]] = {}
     for slug, correct in rows:
         answered.setdefault(slug, []).append(bool(correct))
-    slugs = opened | set(answered)
+    slugs = opened | set(answered) | set(solved)
     return {
-        slug: ChapterProgress(slug in opened, len(answered.get(slug, [])), sum(answered.get(slug, [])))
+        slug: ChapterProgress(
+            slug in opened, len(answered.get(slug, [])), sum(answered.get(slug, [])), solved[slug]
+        )
         for slug in slugs
     }
 
 
+def solved_exercises(session: Session, learner_ids) -> list[tuple[str, str]]:
+    """(chapter slug, exercise id) for each exercise any of `learner_ids` has answered correctly, once."""
+    return session.execute(
+        select(ExerciseAttempt.chapter_slug, ExerciseAttempt.exercise_id)
+        .where(ExerciseAttempt.learner_id.in_(learner_ids), ExerciseAttempt.correct.is_(True))
+        .distinct()
+    ).all()
+
+
 def progress_report(course: Course, progress: dict[str, ChapterProgress]) -> dict:
-    """`{chapters: [{slug, opened, answered, correct, quiz_count}]}` in course order: /api/…/progress."""
+    """`{chapters: [{slug, opened, answered, correct, quiz_count, exercises_solved, exercise_count}]}` in
+    course order: /api/…/progress."""
     chapters = []
     for chapter in course.chapters:
         p = progress.get(chapter.slug) or ChapterProgress(False, 0, 0)
@@ -111,6 +127,8 @@ def progress_report(course: Course, progress: dict[str, ChapterProgress]) -> dic
                 "answered": p.answered,
                 "correct": p.correct,
                 "quiz_count": len(chapter.meta.quiz),
+                "exercises_solved": p.exercises_solved,
+                "exercise_count": len(chapter.meta.exercises),
             }
         )
     return {"chapters": chapters}

@@ -6,7 +6,7 @@ from pydantic import BaseModel
 from app.deps import ChapterDep, CourseDep, SessionsDep
 from app.identity import CurrentVisitor
 from app.progress import course_progress, progress_report, record_answer
-from app.quiz import grade
+from app.quiz import grade, options_for
 
 router = APIRouter(prefix="/api", tags=["chapters"])
 
@@ -39,11 +39,15 @@ def read_chapters(course: CourseDep) -> list[dict]:
 
 
 @router.get("/chapters/{slug}/quiz")
-def read_quiz(chapter: ChapterDep) -> dict:
-    """The chapter's questions and options; answers stay on the server until answered."""
+def read_quiz(chapter: ChapterDep, visitor: CurrentVisitor) -> dict:
+    """The chapter's questions, options in this learner's order; answers stay on the server until answered."""
     return {
         "questions": [
-            {"id": q.id, "prompt": q.prompt, "options": [{"id": o.id, "text": o.text} for o in q.options]}
+            {
+                "id": q.id,
+                "prompt": q.prompt,
+                "options": [{"id": o.id, "text": o.text} for o in options_for(visitor.learner_id, q)],
+            }
             for q in chapter.meta.quiz
         ]
     }

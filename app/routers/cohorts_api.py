@@ -98,9 +98,9 @@ def read_dashboard(cohort: ReadableCohort, course: CourseDep, sessions: Sessions
 
 @router.get("/{cohort_id}/export.csv")
 def read_export(
-    cohort: ReadableCohort, course: CourseDep, sessions: SessionsDep, table: Literal["learners", "questions"] = "learners"
+    cohort: ReadableCohort, course: CourseDep, sessions: SessionsDep, table: Literal["learners", "questions", "exercises"] = "learners"
 ) -> Response:
-    """The dashboard as CSV: `table=learners` (the matrix, default) or `table=questions`."""
+    """The dashboard as CSV: `table=learners` (the matrix, default), `table=questions` or `table=exercises`."""
     return Response(
         dashboard_csv(build_dashboard(sessions, course, cohort), table),
         media_type="text/csv; charset=utf-8",

@@ -5,9 +5,12 @@ from fastapi.responses import HTMLResponse
 
 from app.content import Chapter
 from app.deps import ChapterDep, CourseDep, SessionsDep
+from app.exercises.service import exercise_states
+from app.exercises.views import exercise_views
 from app.identity import CurrentVisitor, current_visitor
 from app.lab_runs.views import mount_labs
 from app.progress import course_progress, latest_answers, record_visit
+from app.quiz import option_orders
 from app.simulation_views import mount_simulations
 
 router = APIRouter(tags=["pages"])
@@ -37,8 +40,16 @@ def read_chapter(request: Request, chapter: ChapterDep):
     return render_chapter(request, chapter, states={})
 
 
-def render_chapter(request: Request, chapter: Chapter, states: dict[str, dict[str, str]]):
-    """The chapter page with its simulations at `states` (name → query); records the visit."""
+def render_chapter(
+    request: Request,
+    chapter: Chapter,
+    states: dict[str, dict[str, str]],
+    refused: dict[str, tuple[str, str]] | None = None,
+):
+    """The chapter page with its simulations at `states` (name → query); records the visit.
+
+    `refused` (exercise id → (answer, message)) shows an answer that could not be checked beside its
+    exercise, as typed, and answers 422."""
     app = request.app
     course, sessions, visitor = app.state.course, app.state.sessions, current_visitor(request)
     record_visit(sessions, visitor.learner_id, chapter.slug)
@@ -60,5 +71,10 @@ def render_chapter(request: Request, chapter: Chapter, states: dict[str, dict[st
             "previous": previous,
             "next": following,
             "answers": latest_answers(sessions, visitor.learner_ids, chapter.slug),
+            "option_orders": option_orders(visitor.learner_id, chapter),
+            "exercises": exercise_views(
+                chapter, exercise_states(sessions, visitor.learner_ids, chapter.slug), refused or {}
+            ),
         },
+        status_code=422 if refused else 200,
     )

@@ -8,7 +8,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from app.deps import ChapterDep, SessionsDep
 from app.identity import CurrentVisitor
 from app.progress import record_answer
-from app.quiz import grade
+from app.quiz import grade, options_for
 
 router = APIRouter(tags=["quiz"])
 
@@ -29,6 +29,12 @@ def create_quiz_answer(
         return request.app.state.templates.TemplateResponse(
             request,
             "_quiz_question.html",
-            {"chapter": chapter, "question": graded.question, "chosen": graded.chosen.id, "just_answered": True},
+            {
+                "chapter": chapter,
+                "question": graded.question,
+                "options": options_for(visitor.learner_id, graded.question),
+                "chosen": graded.chosen.id,
+                "just_answered": True,
+            },
         )
     return RedirectResponse(f"{chapter.url}#quiz-{question_id}", status_code=303)

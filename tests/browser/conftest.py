@@ -34,11 +34,11 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _serve(env: dict):
-    """Start `course serve` with `env` on a free port; yield its URL; stop it afterwards."""
+def _serve(env: dict, module: str = "app.cli serve", extra: tuple[str, ...] = ()):
+    """Start `course serve` (or another server `module`) with `env` on a free port; yield its URL; stop it."""
     port = _free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", *module.split(), "--port", str(port), *extra],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -64,6 +64,14 @@ def base_url(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def exercise_base_url(tmp_path_factory):
+    """A server whose chapter 3 has the known exercises of tests/exercise_course.py."""
+    data = tmp_path_factory.mktemp("exercise-browser-data")
+    env = {**os.environ, "COURSE_DATA_DIR": str(data)}
+    yield from _serve(env, "tests.browser.exercise_server", ("--data-dir", str(data)))
+
+
+@pytest.fixture(scope="session")
 def lab_base_url(tmp_path_factory):
     """A server whose data dir has the `micro` base built (about 20 s), the only base it offers."""
     data = tmp_path_factory.mktemp("lab-browser-data")
@@ -83,8 +91,8 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def page(browser, base_url):
+def _page_of(browser, base_url):
+    """A page in a fresh context; the test fails if the page raised a JavaScript error."""
     context = browser.new_context(base_url=base_url)
     page = context.new_page()
     errors: list[str] = []
@@ -92,6 +100,17 @@ def page(browser, base_url):
     yield page
     context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture
+def page(browser, base_url):
+    yield from _page_of(browser, base_url)
+
+
+@pytest.fixture
+def exercise_page(browser, exercise_base_url):
+    """A page on the server whose chapter 3 has the known exercises."""
+    yield from _page_of(browser, exercise_base_url)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,1 @@
+"""Exercises with checked answers: the schema chapters write, the checker, attempts stored per learner."""
