@@ -9,8 +9,8 @@ def test_a_diagram_is_inlined_with_a_text_alternative_and_follows_the_dark_theme
     page.goto("/chapters/lora-and-qlora")
     figure = page.locator("#figure-memory-bars")
     figure.scroll_into_view_if_needed()
-    assert figure.locator("svg[role=img] title").inner_text().startswith("GPU memory before activations")
-    assert "128.5" in figure.locator("svg desc").inner_text()
+    assert figure.locator("svg[role=img] title").text_content().startswith("GPU memory before activations")
+    assert "128.5" in figure.locator("svg desc").text_content()
     assert "master copy" in figure.locator("figcaption").inner_text()
 
     page.evaluate("document.documentElement.dataset.theme = 'light'")
