@@ -12,15 +12,22 @@ from app.settings import PROJECT_ROOT
 from tests.app.test_content_exercises import JSONL, NUMBER, TEXT
 
 EXERCISE_CHAPTER = 3
+NO_EXERCISE_CHAPTER = 0  # the tests of "a chapter without exercises" look here
 
 
 def write_exercise_course(target: Path) -> Path:
     """Copy the chapters folder (figures and capstone included) to `target`; give chapter 3 the known
-    exercises in place of whatever it has."""
+    exercises in place of whatever it has, and chapter 0 none."""
     shutil.copytree(PROJECT_ROOT / "chapters", target, dirs_exist_ok=True)
-    path = next(target.glob(f"{EXERCISE_CHAPTER:02d}-*.md"))
+    known = yaml.safe_load("exercises:\n" + NUMBER + JSONL + TEXT)["exercises"]
+    _set_exercises(target, EXERCISE_CHAPTER, known)
+    _set_exercises(target, NO_EXERCISE_CHAPTER, [])
+    return target
+
+
+def _set_exercises(target: Path, number: int, exercises: list) -> None:
+    path = next(target.glob(f"{number:02d}-*.md"))
     head, body = path.read_text(encoding="utf-8")[4:].split("\n---\n", 1)
     front = yaml.safe_load(head)
-    front["exercises"] = yaml.safe_load("exercises:\n" + NUMBER + JSONL + TEXT)["exercises"]
+    front["exercises"] = exercises
     path.write_text(f"---\n{yaml.safe_dump(front, sort_keys=False, allow_unicode=True)}---\n{body}", encoding="utf-8")
-    return target
