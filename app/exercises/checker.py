@@ -45,7 +45,10 @@ def parse_number(answer: object) -> float:
     if isinstance(answer, bool):
         raise AnswerError("answer: expected a number, got true/false.")
     if isinstance(answer, int | float):
-        value = float(answer)
+        try:
+            value = float(answer)
+        except OverflowError:  # a JSON integer with hundreds of digits
+            raise AnswerError("answer: expected a finite number.") from None
     elif isinstance(answer, str):
         text = answer.strip()
         if not text:
@@ -68,6 +71,8 @@ def _text_answer(answer: object) -> str:
         raise AnswerError(f"answer: expected text (a string), got {type(answer).__name__}.")
     if len(answer) > MAX_ANSWER_CHARS:
         raise AnswerError(f"answer: at most {MAX_ANSWER_CHARS} characters, got {len(answer)}.")
+    if "\x00" in answer:  # no database stores it in text, and no one types it
+        raise AnswerError("answer: contains a NUL character (\\u0000); remove it.")
     text = answer.strip()
     if not text:
         raise AnswerError("answer: write your answer before checking.")

@@ -81,18 +81,32 @@ def answer_exercise(
 def exercise_states(
     factory: sessionmaker[Session], learner_ids: Collection[str], chapter_slug: str
 ) -> dict[str, ExerciseState]:
-    """exercise id → solved / wrong tries / latest answer, over every attempt by any of `learner_ids`."""
+    """exercise id → solved / wrong tries / latest answer, over every attempt by any of `learner_ids`.
+
+    Aggregated in the database, so a page costs the same after one try or after hundreds."""
+    mine = (ExerciseAttempt.learner_id.in_(learner_ids), ExerciseAttempt.chapter_slug == chapter_slug)
     with reading(factory) as session:
-        rows = session.execute(
-            select(ExerciseAttempt.exercise_id, ExerciseAttempt.answer, ExerciseAttempt.correct)
-            .where(ExerciseAttempt.learner_id.in_(learner_ids), ExerciseAttempt.chapter_slug == chapter_slug)
-            .order_by(ExerciseAttempt.id)
+        totals = session.execute(
+            select(
+                ExerciseAttempt.exercise_id,
+                func.max(case((ExerciseAttempt.correct, 1), else_=0)),
+                func.sum(case((ExerciseAttempt.correct, 0), else_=1)),
+                func.max(ExerciseAttempt.id),
+            )
+            .where(*mine)
+            .group_by(ExerciseAttempt.exercise_id)
         ).all()
-    states: dict[str, ExerciseState] = {}
-    for exercise_id, answer, correct in rows:
-        before = states.get(exercise_id) or ExerciseState(False, 0, None)
-        states[exercise_id] = ExerciseState(before.solved or correct, before.wrong_tries + (not correct), answer)
-    return states
+        latest = dict(
+            session.execute(
+                select(ExerciseAttempt.id, ExerciseAttempt.answer).where(
+                    ExerciseAttempt.id.in_([row[3] for row in totals])
+                )
+            ).all()
+        )
+    return {
+        exercise_id: ExerciseState(bool(solved), int(wrong), latest.get(last_id))
+        for exercise_id, solved, wrong, last_id in totals
+    }
 
 
 def attempt_counts(session: Session, member_learners) -> list[tuple]:

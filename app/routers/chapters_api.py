@@ -23,7 +23,7 @@ class AnswerOut(BaseModel):
 
 @router.get("/chapters")
 def read_chapters(course: CourseDep) -> list[dict]:
-    """Every chapter in order, with its simulations and quiz size."""
+    """Every chapter in order, with its simulations, quiz size and number of exercises."""
     return [
         {
             "number": c.number,
@@ -33,6 +33,7 @@ def read_chapters(course: CourseDep) -> list[dict]:
             "promise": c.meta.promise,
             "simulations": [s.name for s in c.meta.simulations],
             "quiz_count": len(c.meta.quiz),
+            "exercise_count": len(c.meta.exercises),
         }
         for c in course.chapters
     ]

@@ -29,7 +29,13 @@ def read_home(request: Request, course: CourseDep, sessions: SessionsDep, visito
         {
             "course": course,
             "progress": progress,
-            "totals": {"opened": opened, "correct": correct, "questions": total_questions},
+            "totals": {
+                "opened": opened,
+                "correct": correct,
+                "questions": total_questions,
+                "solved": sum(p.exercises_solved for p in progress.values()),
+                "exercises": sum(len(c.meta.exercises) for c in course.chapters),
+            },
         },
     )
 

@@ -90,6 +90,8 @@ def test_outside_a_range_the_factor_is_measured_from_the_nearer_bound():
         (["1"], "expected a number, got list"),
         (None, "expected a number, got NoneType"),
         ("nan", "finite"),
+        (10**400, "finite"),
+        ("1e400", "finite"),
         ("1" * 65, "at most 64 characters"),
     ],
 )
@@ -129,7 +131,7 @@ def test_a_broken_jsonl_line_names_the_line_and_the_rule_it_breaks(answer, feedb
     assert verdict.feedback.endswith("Try again.")
 
 
-@pytest.mark.parametrize("answer", [{"messages": []}, 42, "x" * (MAX_ANSWER_CHARS + 1), "   "])
+@pytest.mark.parametrize("answer", [{"messages": []}, 42, "x" * (MAX_ANSWER_CHARS + 1), "   ", "a joke\x00 please"])
 def test_a_jsonl_or_text_answer_of_the_wrong_type_or_size_is_refused(answer):
     with pytest.raises(AnswerError, match="answer: "):
         check(LINE, answer)

@@ -91,3 +91,14 @@ def test_a_form_post_without_the_csrf_token_is_refused(exercise_app, exercise_ch
         )
     assert refused.status_code == 403
     assert accepted.status_code == 303
+
+
+def test_solved_exercises_show_on_the_home_page_and_the_account_page(exercise_client, exercise_chapter):
+    exercise_client.post(f"{exercise_chapter.url}/exercises/lora-params", data={"answer": "65536"})
+    home = exercise_client.get("/").text
+    assert "solved <strong>1 of 3</strong> exercises" in home
+    assert "Exercises 1/3 solved" in home.split(f'href="{exercise_chapter.url}"')[1].split("</li>")[0]
+    exercise_client.register()
+    account = exercise_client.get("/account").text
+    row = account.split(f'href="{exercise_chapter.url}"')[1].split("</tr>")[0]
+    assert "1 of 3 solved" in row

@@ -33,6 +33,12 @@ def test_the_exercise_list_has_each_task_and_no_answer_or_solution(exercise_clie
     assert "reference_answer" not in text and "mistakes" not in text
 
 
+def test_the_chapter_list_gives_each_chapters_number_of_exercises(exercise_client, exercise_chapter):
+    chapters = exercise_client.get("/api/chapters").json()
+    assert [c["exercise_count"] for c in chapters if c["slug"] == exercise_chapter.slug] == [3]
+    assert len(chapters) == 10
+
+
 def test_a_chapter_without_exercises_lists_none(exercise_client, exercise_app):
     other = exercise_app.state.course.chapters[0]
     assert exercise_client.get(f"/api/chapters/{other.slug}/exercises").json() == {"exercises": []}
@@ -81,6 +87,7 @@ def test_a_text_answer_is_checked_by_its_rules(exercise_client, exercise_chapter
         ("fix-line", {"answer": {"messages": []}}, "answer: expected text (a string), got dict."),
         ("regression-prompt", {"answer": "x" * 4001}, "answer: at most 4000 characters, got 4001."),
         ("regression-prompt", {"answer": "   "}, "answer: write your answer before checking."),
+        ("regression-prompt", {"answer": "Tell me a joke\u0000 about owls"}, "answer: contains a NUL character"),
     ],
 )
 def test_an_answer_that_cannot_be_checked_is_a_422_naming_what_is_wrong_and_stores_nothing(
