@@ -214,8 +214,11 @@ def _highlight(code: str, lang: str, attrs: str) -> str:
     except ClassNotFound:
         lexer = TextLexer()
     body = highlight(code, lexer, HtmlFormatter(nowrap=True))
-    runnable = "runnable" in attrs.split()
-    label = escape(lang or "text") + (" · runs under test" if runnable else "")
+    flags = attrs.split()
+    if "output" in flags:
+        label = "output of the block above"
+    else:
+        label = escape(lang or "text") + (" · runs under test" if "runnable" in flags else "")
     # Starts with <pre> so markdown-it uses it as is instead of wrapping it in another <pre>.
     return (
         f'<pre class="highlight code-block" data-label="{label}" tabindex="0">'
@@ -268,6 +271,39 @@ def _render_mount(self, tokens, idx, options, env) -> str:
     )
 
 
+FIGURE_NAME = re.compile(r"^[a-z0-9-]+$")
+# A diagram is inlined so that it follows the page's theme (currentColor and CSS custom properties); a file
+# with a script, an event handler, a style element or a link elsewhere would break the page's CSP or privacy.
+UNSAFE_SVG = re.compile(r"<script|<style|<foreignObject|\son[a-z]+\s*=|(?:href|src)\s*=\s*[\"'](?!#)", re.I)
+
+
+def load_figure(directory: Path, name: str) -> str:
+    """The SVG `directory/figures/<name>.svg`, checked, without its XML prolog, ready to inline."""
+    if not FIGURE_NAME.match(name):
+        raise ContentError(f"figure name {name!r} must be lowercase letters, digits and hyphens")
+    path = directory / "figures" / f"{name}.svg"
+    try:
+        svg = path.read_text(encoding="utf-8")
+    except OSError:
+        raise ContentError(f"figure {name!r} is placed in the text but {path.name} is missing") from None
+    svg = re.sub(r"^\s*<\?xml[^>]*\?>\s*", "", svg)
+    if not svg.startswith("<svg") or UNSAFE_SVG.search(svg):
+        raise ContentError(f"figure {name!r}: {path.name} must be a plain <svg> without scripts, styles or links")
+    if 'role="img"' not in svg or "<title" not in svg or "<desc" not in svg:
+        raise ContentError(f"figure {name!r}: {path.name} needs role=\"img\", a <title> and a <desc>")
+    return svg
+
+
+def _render_figure(self, tokens, idx, options, env) -> str:
+    """A diagram from chapters/figures, inlined; the container's text becomes its visible caption."""
+    token = tokens[idx]
+    if token.nesting != 1:
+        return "</figcaption></figure>\n"
+    name = token.info.strip().partition(" ")[2].strip()
+    svg = load_figure(env["chapter_dir"], name)
+    return f'<figure class="diagram" id="figure-{escape(name)}">{svg}<figcaption>\n'
+
+
 def _markdown() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"highlight": _highlight, "html": False, "typographer": True})
     md.enable(["table", "replacements", "smartquotes"])
@@ -276,6 +312,7 @@ def _markdown() -> MarkdownIt:
         container_plugin(md, kind, render=_render_callout)
     container_plugin(md, "simulation", render=_render_mount)
     container_plugin(md, "lab", render=_render_mount)
+    container_plugin(md, "figure", render=_render_figure)
     return md
 
 
@@ -366,7 +403,7 @@ def load_chapter(path: Path, md: MarkdownIt | None = None) -> Chapter:
         raise ContentError(f"{path.name}: file name must be {meta.number:02d}-{meta.slug}.md")
 
     md = md or _markdown()
-    env = {"simulations": {s.name: s for s in meta.simulations}, "placed": set()}
+    env = {"simulations": {s.name: s for s in meta.simulations}, "placed": set(), "chapter_dir": path.parent}
     try:
         tokens = md.parse(body, env)
         html = md.renderer.render(tokens, md.options, env)

@@ -3,11 +3,13 @@
 Also checks that a broken chapter file is refused with a message naming the file and the rule.
 """
 
+import re
 from pathlib import Path
 
 import pytest
 
 from app.content import CALLOUT_TITLES, ContentError, load_chapter
+from app.settings import PROJECT_ROOT
 
 EXPECTED = [
     (0, "prompting-has-limits", "Prompting Has Limits", ["compliance"]),
@@ -132,3 +134,40 @@ def test_callout_kinds_render_with_their_default_titles(tmp_path):
 def test_raw_html_in_a_chapter_is_escaped_not_rendered(tmp_path):
     chapter = load_chapter(_write(tmp_path, "00-demo.md", _chapter_text(body="<script>alert(1)</script>\n")))
     assert "<script>" not in chapter.html
+
+
+def test_a_figure_is_inlined_with_its_text_alternative_and_caption(tmp_path):
+    (tmp_path / "figures").mkdir()
+    (tmp_path / "figures" / "demo.svg").write_text(
+        '<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-labelledby="t d">'
+        '<title id="t">Demo</title><desc id="d">A demo diagram.</desc><rect class="dg-c1" fill="currentColor"/></svg>'
+    )
+    chapter = load_chapter(_write(tmp_path, "00-demo.md", _chapter_text(body="::: figure demo\nWhat it shows.\n:::\n")))
+    assert '<figure class="diagram" id="figure-demo"><svg' in chapter.html
+    assert "<desc id=\"d\">A demo diagram.</desc>" in chapter.html and "<?xml" not in chapter.html
+    assert "<figcaption>\n<p>What it shows.</p>\n</figcaption></figure>" in chapter.html
+
+
+@pytest.mark.parametrize(
+    ("svg", "message"),
+    [
+        (None, "demo.svg is missing"),
+        ('<svg role="img"><title>x</title><desc>y</desc><script>alert(1)</script></svg>', "without scripts"),
+        ('<svg role="img"><title>x</title><desc>y</desc><rect onclick="x()"/></svg>', "without scripts"),
+        ('<svg role="img"><title>x</title><desc>y</desc><image href="https://example.com/a.png"/></svg>', "links"),
+        ('<svg><rect/></svg>', "needs role=\"img\", a <title> and a <desc>"),
+    ],
+)
+def test_a_figure_that_is_missing_unsafe_or_without_a_text_alternative_is_refused(tmp_path, svg, message):
+    (tmp_path / "figures").mkdir()
+    if svg is not None:
+        (tmp_path / "figures" / "demo.svg").write_text(svg)
+    with pytest.raises(ContentError, match="00-demo.md") as caught:
+        load_chapter(_write(tmp_path, "00-demo.md", _chapter_text(body="::: figure demo\nCaption.\n:::\n")))
+    assert message in str(caught.value)
+
+
+def test_every_diagram_in_the_repository_is_placed_in_a_chapter(course):
+    placed = {name for c in course.chapters for name in re.findall(r'id="figure-([a-z0-9-]+)"', c.html)}
+    files = {p.stem for p in (PROJECT_ROOT / "chapters" / "figures").glob("*.svg")}
+    assert files and files == placed
