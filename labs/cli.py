@@ -94,9 +94,13 @@ def cmd_data(args) -> int:
     from labs import data
 
     if args.data_command == "check":
+        from labs.config import load_recipe
+
         tokenizer, limit = _tokenizer_for(args.base)
+        max_length = args.max_length or load_recipe(args.recipe).max_seq_len  # where training truncates
         report = data.check_file(Path(args.file), tokenizer=tokenizer, max_tokens=args.max_tokens or limit,
-                                 near_threshold=args.near_threshold, price_per_mtok=args.price_per_mtok)
+                                 near_threshold=args.near_threshold, price_per_mtok=args.price_per_mtok,
+                                 max_length=max_length)
         print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) if args.json else data.format_report(report))
         failed = not report.usable or (args.strict and report.warnings)
         return 1 if failed else 0
@@ -214,6 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
     dc.add_argument("--json", action="store_true", help="machine-readable report")
     dc.add_argument("--base", help="count tokens with this base's tokenizer (default: tiny, if built)")
     dc.add_argument("--max-tokens", type=int, help="token limit per example (default: the base's context)")
+    dc.add_argument("--recipe", default="legal-format", help="the recipe the file is for: its max_seq_len is where "
+                                                               "training truncates (default: legal-format)")
+    dc.add_argument("--max-length", type=int, help="truncation length in tokens (default: the recipe's max_seq_len)")
     dc.add_argument("--near-threshold", type=float, default=0.8, help="Jaccard threshold for near duplicates")
     dc.add_argument("--price-per-mtok", type=float, default=3.0, help="$ per million training tokens, for the estimate")
     dc.add_argument("--strict", action="store_true", help="warnings make the file unusable too")
