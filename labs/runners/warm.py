@@ -33,6 +33,9 @@ def import_time_env(env: dict) -> dict:
 def serve(socket_path: str) -> None:
     from labs.cli import configure_process
 
+    # Compared with each request's environment: the one this process was started with, as a cold run would be,
+    # before configure_process adds its defaults (a cold run adds the same ones itself).
+    my_env = import_time_env(dict(os.environ))
     configure_process()
     from labs.quant import import_training_stack
 
@@ -45,7 +48,6 @@ def serve(socket_path: str) -> None:
     import yaml  # noqa: F401
 
     parent = os.getppid()
-    my_env = import_time_env(dict(os.environ))
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(socket_path)
     server.listen(16)

@@ -35,6 +35,7 @@ def runner():
 
 def _train(runner, run_dir: Path, steps: int, env_extra=None):
     env = {**os.environ, **(env_extra or {})}
+    env.pop("OMP_WAIT_POLICY", None)  # as the web server's environment: the warm process sets it only for itself
     command = [sys.executable, "-m", "labs", "train", "--recipe", "legal-format", "--base", "micro", "--quiet",
                "--run-dir", str(run_dir), "--set", f"steps={steps}", "--set", "warmup_steps=1",
                "--set", "eval.heldout=2", "--set", "eval.regression=1", "--set", "eval.max_new_tokens=8"]
