@@ -124,12 +124,13 @@ def evaluate_model(model, tokenizer, cfg, emit=None, label: str = "after") -> di
     held = heldout_examples(cfg.task, cfg.eval.heldout, cfg.seed)
     prompts = [ex["messages"][:-1] for ex in held]
     ev = cfg.eval
-    greedy = generate(model, tokenizer, prompts, ev.max_new_tokens, batch_size=ev.batch_size)
+    regression_prompts = [ex["messages"] for ex in corpus.regression_prompts(ev.regression, cfg.seed)]
+    # The general prompts ride in the held-out prompts' greedy batches: for a small model a decoding step costs
+    # about the same for 12 rows or 62, so one call instead of two takes a third off the evaluation.
+    both = generate(model, tokenizer, prompts + regression_prompts, ev.max_new_tokens, batch_size=ev.batch_size)
+    greedy, regression = both[: len(prompts)], both[len(prompts):]
     sampled = generate(model, tokenizer, prompts, ev.max_new_tokens, sample=True, temperature=ev.temperature,
                        top_p=ev.top_p, batch_size=ev.batch_size, seed=cfg.seed)
-    regression_prompts = [ex["messages"] for ex in corpus.regression_prompts(ev.regression, cfg.seed)]
-    regression = generate(model, tokenizer, regression_prompts, ev.max_new_tokens, batch_size=ev.batch_size) \
-        if regression_prompts else []
     result = {
         "greedy": score(greedy, cfg.task), "sampled": score(sampled, cfg.task),
         "format_leak": sum(map(leaks_format, regression)) / max(1, len(regression)),
@@ -164,6 +165,7 @@ def evaluate_run(run_dir: Path, echo=None) -> dict:
 
     from labs.config import load_config
     from labs.events import EventWriter
+    from labs.metrics import evaluation_report
     from labs.train import load_for_training
 
     run_dir = Path(run_dir)
@@ -179,14 +181,7 @@ def evaluate_run(run_dir: Path, echo=None) -> dict:
         rows = side_by_side(before, after, cfg.eval.side_by_side, cfg.task)
         for row in rows:
             events.emit("sample", **row)
-        report = {
-            "compliance_before": before["greedy"]["compliance"], "compliance_after": after["greedy"]["compliance"],
-            "compliance_before_sampled": before["sampled"]["compliance"],
-            "compliance_after_sampled": after["sampled"]["compliance"],
-            "checks": {"before": before["greedy"]["checks"], "after": after["greedy"]["checks"]},
-            "regression": {"format_leak_before": before["format_leak"], "format_leak_after": after["format_leak"]},
-            "side_by_side": rows, "duration_s": round(time.time() - start, 2), "device": device,
-        }
+        report = evaluation_report(before, after, rows, time.time() - start, device)
         (run_dir / "eval.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
         events.emit("done", eval=str(run_dir / "eval.json"))
     return report
