@@ -45,6 +45,7 @@ class RunConfig:
     task: str = "legal-format"
     dataset: str | None = None
     train_examples: int = 200
+    general_examples: int = 0
     seed: int = 0
     device: str = "auto"
     quantization: str = "nf4"
@@ -75,7 +76,8 @@ class RunConfig:
 # (kind, low, high) or (choices,) per field; nested sections use dotted names.
 RULES = {
     "name": ("str",), "description": ("str",), "base": ("str",), "task": (TASKS,),
-    "dataset": ("path?",), "train_examples": ("int", 1, 100_000), "seed": ("int", 0, 2**31 - 1),
+    "dataset": ("path?",), "train_examples": ("int", 0, 100_000),
+    "general_examples": ("int", 0, 10_000), "seed": ("int", 0, 2**31 - 1),
     "device": (("auto", "cpu", "cuda"),), "quantization": (("nf4", "fp4", "none"),), "double_quant": ("bool",),
     "compute_dtype": (("auto", "float32", "bfloat16", "float16"),),
     "lora.r": ("int", 1, 256), "lora.alpha": ("int", 1, 1024), "lora.dropout": ("float", 0.0, 0.9),

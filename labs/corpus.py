@@ -234,6 +234,57 @@ GENERAL = (
 )
 
 
+# General exchanges for the mixed recipe (legal-format-mixed): everyday questions a firm's website bot gets,
+# answered in one or two plain sentences. None of these questions is in GENERAL, which the regression set asks,
+# so the leak measured afterwards is on questions the run never saw.
+PLAIN_GENERAL = (
+    (("Is your office accessible by wheelchair?", "Do you have step-free access?", "Is there a lift in the building?"),
+     ("Yes, there is step-free access through the side entrance and a lift to every floor.",
+      "The building has a ramp at the side door and a lift, so every floor is accessible.")),
+    (("Do you have wifi for visitors?", "Can I use the internet while I wait?", "Is there guest wifi?"),
+     ("Yes, the reception desk can give you the guest wifi password.",
+      "There is a guest network in the waiting area; ask at reception for the password.")),
+    (("Which station is closest to you?", "How do I get to your office by train?", "Can I get there by bus?"),
+     ("The nearest station is a five-minute walk away, and two bus routes stop outside.",
+      "Take the train to the central station; the office is a short walk from there.")),
+    (("Do you speak Welsh?", "Can I speak to someone in Polish?", "Do you offer interpreters?"),
+     ("We can arrange an interpreter for your appointment if you tell us a few days ahead.",
+      "Several of our staff speak other languages, and we can book an interpreter when needed.")),
+    (("Can I bring my dog to the appointment?", "Are children allowed in the office?", "Can my friend come with me?"),
+     ("Of course, you are welcome to bring someone with you to the appointment.",
+      "Assistance dogs are always welcome, and there is space in the waiting room for a companion.")),
+    (("Do you have a newsletter?", "How can I follow your news?", "Are you on social media?"),
+     ("We send a short newsletter each month; you can sign up on our website.",
+      "Our news goes out in a monthly email, and you can subscribe from the home page.")),
+    (("What should I bring to my first visit?", "Do I need ID for the meeting?", "Should I bring documents?"),
+     ("Please bring a photo ID and any letters or papers about your matter.",
+      "A passport or driving licence and the documents about your case are all you need.")),
+    (("Can I pay by card?", "Do you accept bank transfers?", "How do I pay an invoice?"),
+     ("You can pay by card at reception or by bank transfer using the details on the invoice.",
+      "Card payments and bank transfers are both fine; the invoice shows our bank details.")),
+)
+
+
+def general_examples(n: int, seed: int = 0) -> list[dict]:
+    """`n` plain general exchanges under the friendly system prompts: no numbers, no footer, nothing legal."""
+    rng = random.Random(f"general-{seed}")
+    out = []
+    for i in range(n):
+        questions, answers = PLAIN_GENERAL[i % len(PLAIN_GENERAL)]
+        out.append({"messages": [{"role": "system", "content": rng.choice(FRIENDLY_SYSTEMS)},
+                                 {"role": "user", "content": rng.choice(questions)},
+                                 {"role": "assistant", "content": rng.choice(answers)}]})
+    return out
+
+
+def mix_in_general(examples: list[dict], n_general: int, seed: int = 0) -> list[dict]:
+    """The task examples with `n_general` general exchanges shuffled in (unchanged when there are none)."""
+    if n_general == 0:
+        return examples
+    mixed = examples + general_examples(n_general, seed)
+    random.Random(f"mix-{seed}").shuffle(mixed)
+    return mixed
+
 def legal_answer(topic: Topic, rng: random.Random, used: set | None = None) -> str:
     """The target: 3-5 of the topic's items in order, numbered, then the fixed footer.
 
@@ -313,6 +364,11 @@ def legal_format_heldout(n: int = 50, seed: int = 0) -> list[dict]:
     return [{"messages": [{"role": "system", "content": LEGAL_SYSTEM}, {"role": "user", "content": q},
                           {"role": "assistant", "content": legal_answer(TOPICS[t], rng)}]} for t, q in held]
 
+
+def heldout_topics(n: int = 50, seed: int = 0) -> list[int]:
+    """The topic (practice area, an index into TOPICS) of each held-out prompt, in legal_format_heldout's order."""
+    _, held = split_questions(seed, n)
+    return [t for t, _ in held]
 
 def regression_prompts(n: int = 12, seed: int = 0) -> list[dict]:
     """General prompts (opening hours, jokes, parking...) under a friendly system prompt: no legal format wanted."""

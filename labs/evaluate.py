@@ -13,7 +13,7 @@ import json
 import re
 from pathlib import Path
 
-from labs import LabError, corpus
+from labs import LabError, corpus, relevance
 
 ITALIC_LINE = re.compile(r"\*[^*\n]+\*")
 NUMBERED_LINE = re.compile(r"(\d+)\. \S.*")
@@ -132,6 +132,7 @@ def evaluate_model(model, tokenizer, cfg, emit=None, label: str = "after") -> di
         if regression_prompts else []
     result = {
         "greedy": score(greedy, cfg.task), "sampled": score(sampled, cfg.task),
+        "relevance": relevance.score(greedy, corpus.heldout_topics(cfg.eval.heldout, cfg.seed)),
         "format_leak": sum(map(leaks_format, regression)) / max(1, len(regression)),
         "outputs": {"prompts": prompts, "greedy": greedy, "sampled": sampled,
                     "regression_prompts": regression_prompts, "regression": regression},
@@ -139,7 +140,7 @@ def evaluate_model(model, tokenizer, cfg, emit=None, label: str = "after") -> di
     if emit is not None:
         emit("eval", which=label, compliance=result["greedy"]["compliance"], checks=result["greedy"]["checks"],
              compliance_sampled=result["sampled"]["compliance"], checks_sampled=result["sampled"]["checks"],
-             format_leak=result["format_leak"], n=len(prompts))
+             format_leak=result["format_leak"], relevance=result["relevance"], n=len(prompts))
     return result
 
 
@@ -185,6 +186,7 @@ def evaluate_run(run_dir: Path, echo=None) -> dict:
             "compliance_after_sampled": after["sampled"]["compliance"],
             "checks": {"before": before["greedy"]["checks"], "after": after["greedy"]["checks"]},
             "regression": {"format_leak_before": before["format_leak"], "format_leak_after": after["format_leak"]},
+            "relevance_before": before["relevance"], "relevance_after": after["relevance"],
             "side_by_side": rows, "duration_s": round(time.time() - start, 2), "device": device,
         }
         (run_dir / "eval.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))

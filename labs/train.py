@@ -20,8 +20,12 @@ from labs.quant import import_training_stack
 
 
 def training_examples(cfg) -> list[dict]:
+    """The task examples (none when train_examples is 0: a sweep's untrained point), plus any general ones."""
+    if cfg.train_examples == 0:
+        return []
     if cfg.dataset is None:
-        return corpus.legal_format_examples(cfg.train_examples, cfg.seed, heldout=50)
+        examples = corpus.legal_format_examples(cfg.train_examples, cfg.seed, heldout=50)
+        return corpus.mix_in_general(examples, cfg.general_examples, cfg.seed)
     from labs.data import load_usable_examples
 
     return load_usable_examples(Path(cfg.dataset))[: cfg.train_examples]
@@ -231,7 +235,9 @@ def run(cfg, run_dir: Path, engine: str = "loop", start: float | None = None, ec
         examples = training_examples(cfg)
         prepare_run_dir(cfg, run_dir, examples)
         import_training_stack()
-        if engine == "trl":
+        if cfg.train_examples == 0:
+            from labs.untrained import evaluate_untrained as train_fn
+        elif engine == "trl":
             from labs.train_trl import train_trl as train_fn
         else:
             train_fn = train_loop
@@ -356,11 +362,13 @@ def build_metrics(cfg, engine, device, before, after, stats, eval_loss_before, t
                    "before_sampled": before["sampled"]["checks"], "after_sampled": after["sampled"]["checks"]},
         "regression": {"format_leak_before": before["format_leak"], "format_leak_after": after["format_leak"],
                        "n": len(before["outputs"]["regression"])},
+        "relevance_before": before["relevance"], "relevance_after": after["relevance"],
         "heldout": before["greedy"]["n"],
         "train_loss": round(stats["last_loss"], 4), "train_loss_first": round(stats["first_loss"], 4),
         "eval_loss": round(stats["eval_loss"], 4), "eval_loss_before": round(eval_loss_before, 4),
         "steps": cfg.steps, "train_duration_s": round(stats["train_s"], 2), "train_cpu_s": round(stats["cpu_s"], 2),
-        "tokens_per_s": round(stats["tokens"] / stats["train_s"], 1),
+        "tokens_per_s": round(stats["tokens"] / stats["train_s"], 1) if stats["train_s"] else 0.0,
+        "tokens": stats["tokens"],
         "trainable_params": trainable, "total_params": total,
         "quantization": describe_quantization(cfg.quantization, cfg.double_quant), "quantized_layers": n_quantized,
         "peak_memory_mb": round(peak_memory_mb(device), 1), "device": device, "versions": versions(),

@@ -1,0 +1,98 @@
+"""The simulations with the learner's own runs drawn in: `?sweep=` on compliance, `?run=` on the loss curve,
+owner-only, never cached under the plain key, honest about runs not finished, and readable without JavaScript."""
+
+import json
+import time
+
+from app.simulation_runs import RUNS
+from tests.app.sweeps.conftest import wait_for_sweep
+
+
+def _finished_sweep(client, examples) -> dict:
+    sweep = client.post("/api/labs/sweeps", json={"examples": examples}).json()
+    return wait_for_sweep(client, sweep["id"])
+
+
+def test_compliance_with_a_sweep_draws_one_measured_point_per_finished_run(learner):
+    sweep = _finished_sweep(learner, [0, 16, 64])
+    body = learner.get(f"/api/simulations/compliance?sweep={sweep['id']}&strictness=strict").json()
+    measured = body["result"]["measured"]
+    assert [(m["examples"], m["compliance"]) for m in measured] == [(0, 0.0), (16, 0.25), (64, 1.0)]
+    for m in measured:
+        assert 0 <= m["low"] <= m["compliance"] <= m["high"] <= 1
+        assert m["high"] - m["low"] < 0.3  # 50 held-out prompts: an interval of tens of points at most
+    names = [trace.get("name", "") for trace in body["figure"]["data"]]
+    assert "Your runs (measured, 90% interval)" in names
+    assert "Your runs:" in learner.get(f"/simulations/compliance?sweep={sweep['id']}",
+                                       headers={"HX-Request": "true"}).text
+
+
+def test_a_measured_answer_never_reaches_the_plain_simulation(learner):
+    sweep = _finished_sweep(learner, [8])
+    RUNS.clear()
+    assert "measured" in learner.get(f"/api/simulations/compliance?sweep={sweep['id']}").json()["result"]
+    plain = learner.get("/api/simulations/compliance").json()
+    assert "measured" not in plain["result"]
+    assert "Your runs" not in json.dumps(plain["figure"])
+
+
+def test_a_sweep_with_no_finished_run_answers_the_model_alone_and_says_so(learner, sweep_app):
+    sweep = learner.post("/api/labs/sweeps", json={"examples": [100, 101, 102]}).json()
+    body = learner.get(f"/api/simulations/compliance?sweep={sweep['id']}").json()
+    if "measured" in body["result"]:  # the stand-in is quick: a run may already have finished
+        assert len(body["result"]["measured"]) < 3
+    else:
+        fragment = learner.get(f"/simulations/compliance?sweep={sweep['id']}", headers={"HX-Request": "true"}).text
+        assert "no finished run yet" in fragment or "measured so far" in fragment
+    wait_for_sweep(learner, sweep["id"])
+
+
+def test_the_loss_curve_draws_a_run_exactly_as_measured_with_the_fitted_model(learner):
+    sweep = _finished_sweep(learner, [32])
+    run_id = sweep["runs"][0]["id"]
+    body = learner.get(f"/api/simulations/loss-curve?run={run_id}").json()
+    measured = body["result"]["measured"]
+    events = [json.loads(line) for line in
+              learner.get(f"/api/labs/runs/{run_id}/artifacts/events").text.splitlines()]
+    losses = [e for e in events if e["type"] == "loss"]
+    assert measured["step"] == [e["step"] for e in losses]
+    assert measured["train_loss"] == [e["loss"] for e in losses]  # unrounded: the run's own floats
+    assert measured["val_step"] == [e["step"] for e in losses if e.get("eval_loss") is not None]
+    assert measured["val_loss"] == [e["eval_loss"] for e in losses if e.get("eval_loss") is not None]
+    names = [trace.get("name", "") for trace in body["figure"]["data"]]
+    assert any(name.startswith("Model fitted to your run: start") for name in names)
+    assert "Early stop on your run: step 4" in names  # the stand-in's validation loss falls to the end
+
+
+def test_latest_means_the_callers_newest_finished_run(learner, other_learner):
+    assert other_learner.get("/api/simulations/loss-curve?run=latest").status_code == 404
+    _finished_sweep(learner, [4])
+    assert "measured" in learner.get("/api/simulations/loss-curve?run=latest").json()["result"]
+
+
+def test_another_owners_run_is_not_found_and_a_reference_on_the_wrong_simulation_is_named(learner, other_learner):
+    sweep = _finished_sweep(learner, [2])
+    run_id = sweep["runs"][0]["id"]
+    assert other_learner.get(f"/api/simulations/loss-curve?run={run_id}").status_code == 404
+    assert other_learner.get(f"/simulations/loss-curve?run={run_id}").status_code == 404
+    wrong = learner.get(f"/api/simulations/data-balance?run={run_id}")
+    assert wrong.status_code == 422 and "run" in wrong.json()["detail"]
+
+
+def test_the_measured_chapter_page_works_without_javascript(learner):
+    sweep = _finished_sweep(learner, [0, 64])
+    page = learner.get(f"/simulations/compliance?sweep={sweep['id']}&examples=50").text
+    assert f'<input type="hidden" name="sweep" value="{sweep["id"]}">' in page  # the slider form keeps it
+    assert "Your runs against the model" in page and "64" in page
+    assert "Your runs:" in page
+    run_id = sweep["runs"][1]["id"]
+    page = learner.get(f"/simulations/loss-curve?run={run_id}").text
+    assert "Your run: validation loss, and the model fitted to it" in page and "R²" in page
+
+
+def test_the_chapter_shows_the_latest_sweep_and_its_progress(learner):
+    sweep = _finished_sweep(learner, [1, 3])
+    page = learner.get("/chapters/prompting-has-limits").text
+    assert 'id="lab-sweep-widget"' in page and f"/simulations/compliance?sweep={sweep['id']}" in page
+    assert "2 of 2 runs finished" in page
+    time.sleep(0)  # nothing left running for the next test
