@@ -21,11 +21,11 @@ from app.lab_runs import store as run_store
 from app.lab_runs.events import read_events
 from app.lab_runs.models import Run
 from app.lab_runs.scheduler import settle_if_done
-from app.simulation_runs import SimulationRun, run_simulation, run_simulation_async
+from app.simulation_runs import RUNS, SimulationRun, run_simulation, run_simulation_async
 from app.sweeps import service as sweeps, store as sweep_store
 
 # Which simulations take which kind of measurement, named by its query parameter.
-REFERENCES = {"compliance": "sweep", "loss-curve": "run"}
+REFERENCES = {"compliance": "sweep", "loss-curve": "run", "vram": "run", "break-even": "run"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +53,9 @@ def measure(name: str, kind: str, ref: str, sessions, learner_ids) -> Measuremen
     if kind == "sweep":
         return _sweep_measurement(ref, sessions, learner_ids)
     run = _chosen_run(ref, sessions, learner_ids)
+    if run is None:
+        return Measurement(kind, ref, None, "You have no finished run yet: train one in chapter 4's lab and it "
+                                            "is drawn here.")
     if run.status != "succeeded":
         state = "is still " + run.status if run.status in ("queued", "running") else run.status
         return Measurement(kind, run.id, None,
@@ -60,13 +63,12 @@ def measure(name: str, kind: str, ref: str, sessions, learner_ids) -> Measuremen
     return Measurement(kind, run.id, MEASURE_RUN[name](run), None)
 
 
-def _chosen_run(ref: str, sessions, learner_ids) -> Run:
-    """`latest` is the caller's newest finished run; any other value is a run id of theirs."""
+def _chosen_run(ref: str, sessions, learner_ids) -> Run | None:
+    """`latest` is the caller's newest finished run (None if they have none); any other value is a run id of
+    theirs (404 otherwise)."""
     if ref == "latest":
         finished = [r for r in run_store.list_runs(sessions, set(learner_ids)) if r.status == "succeeded"]
-        if not finished:
-            raise AppError(404, "You have no finished run yet; launch one in chapter 4's lab.")
-        return finished[0]
+        return finished[0] if finished else None
     return settle_if_done(sessions, owned_run(sessions, ref, learner_ids))
 
 
@@ -104,12 +106,22 @@ def run_metrics(run: Run) -> dict:
         raise AppError(404, f"Run {run.id} has no metrics.json to read.") from None
 
 
-MEASURE_RUN = {"loss-curve": loss_measured}
+def cost_measured(run: Run) -> dict:
+    """What memory and cost simulations need of a run: its peak memory, training time, tokens and sizes."""
+    metrics = run_metrics(run)
+    keys = ("peak_memory_mb", "train_duration_s", "tokens", "device", "quantization", "total_params",
+            "trainable_params")
+    return {key: metrics.get(key) for key in keys}
+
+
+MEASURE_RUN = {"loss-curve": loss_measured, "vram": cost_measured, "break-even": cost_measured}
 
 
 def with_measurement(run: SimulationRun, measurement: Measurement) -> SimulationRun:
     """A copy of the run with the measurement drawn in and told in the headline (never put in the cache)."""
     module, measured = run.module, measurement.measured
+    if measured is not None and hasattr(module, "params_for_run"):  # the measurement sets some parameters
+        run = RUNS.compute(run.name, module.params_for_run(run.params, measured))
     figure = module.figure(run.result, measured) if measured is not None else run.figure
     headline = module.headline(run.result, measured) if measured is not None else run.headline
     if measurement.note:
@@ -135,8 +147,8 @@ async def simulation_for_request(request: Request, name: str, query: dict[str, s
     if reference is None:
         return run
 
-    def measured() -> Measurement:
+    def measured() -> SimulationRun:
         visitor = current_visitor(request)
-        return measure(name, *reference, request.app.state.sessions, visitor.learner_ids)
+        return with_measurement(run, measure(name, *reference, request.app.state.sessions, visitor.learner_ids))
 
-    return with_measurement(run, await run_in_threadpool(measured))
+    return await run_in_threadpool(measured)

@@ -15,6 +15,7 @@ from functools import lru_cache
 from labs import corpus
 
 WORD = re.compile(r"[a-z]+")
+MIN_HITS = 2  # one shared word ("five", "letter") is chance; two of a topic's own words are a subject
 # Words too common to say anything about a practice area.
 STOPWORDS = frozenset(
     "a an and any are as at be been before by can do for from have i if in is it its me my of on or our "
@@ -35,11 +36,11 @@ def topic_vocabularies() -> tuple[frozenset[str], ...]:
 
 
 def practice_area(text: str) -> int | None:
-    """The topic (index into corpus.TOPICS) whose words the text uses most; None when it uses none or ties."""
+    """The topic (index into corpus.TOPICS) whose words the text uses most; None below MIN_HITS or on a tie."""
     words = _words(text)
     hits = [len(words & vocab) for vocab in topic_vocabularies()]
     best = max(hits)
-    if best == 0 or hits.count(best) > 1:
+    if best < MIN_HITS or hits.count(best) > 1:
         return None
     return hits.index(best)
 

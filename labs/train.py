@@ -309,11 +309,11 @@ def train_loop(cfg, run_dir: Path, examples: list[dict], events: EventWriter) ->
         opt.step()
         opt.zero_grad(set_to_none=True)
         first_loss = step_loss if first_loss is None else first_loss
-        values = {"loss": round(step_loss, 4), "lr": lr}
+        values = {"loss": step_loss, "lr": lr}  # unrounded: the chapters overlay the run exactly as measured
         if step % cfg.eval_every == 0 or step == cfg.steps:
             v0, vc0 = time.time(), time.process_time()
             eval_loss = validation_loss(model, held, pad, device, cfg.eval.batch_size)
-            values["eval_loss"] = round(eval_loss, 4)
+            values["eval_loss"] = eval_loss
             val_s, val_cpu = val_s + time.time() - v0, val_cpu + time.process_time() - vc0
         elapsed = time.time() - t0
         events.emit("loss", step, eta_s=elapsed / step * (cfg.steps - step), **values,

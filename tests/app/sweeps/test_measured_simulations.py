@@ -65,7 +65,9 @@ def test_the_loss_curve_draws_a_run_exactly_as_measured_with_the_fitted_model(le
 
 
 def test_latest_means_the_callers_newest_finished_run(learner, other_learner):
-    assert other_learner.get("/api/simulations/loss-curve?run=latest").status_code == 404
+    nothing = other_learner.get("/simulations/loss-curve?run=latest", headers={"HX-Request": "true"})
+    assert nothing.status_code == 200 and "You have no finished run yet" in nothing.text
+    assert "measured" not in other_learner.get("/api/simulations/loss-curve?run=latest").json()["result"]
     _finished_sweep(learner, [4])
     assert "measured" in learner.get("/api/simulations/loss-curve?run=latest").json()["result"]
 
@@ -96,3 +98,18 @@ def test_the_chapter_shows_the_latest_sweep_and_its_progress(learner):
     assert 'id="lab-sweep-widget"' in page and f"/simulations/compliance?sweep={sweep['id']}" in page
     assert "2 of 2 runs finished" in page
     time.sleep(0)  # nothing left running for the next test
+
+
+def test_memory_and_cost_take_the_runs_measured_peak_time_and_tokens(learner):
+    sweep = _finished_sweep(learner, [6])
+    run_id = sweep["runs"][0]["id"]
+    vram = learner.get(f"/api/simulations/vram?run={run_id}").json()
+    assert vram["result"]["measured"]["peak_memory_mb"] == 700.0  # the stand-in's metrics.json
+    assert "Your run peaked at 700 MB" in learner.get(f"/simulations/vram?run={run_id}",
+                                                      headers={"HX-Request": "true"}).text
+    cost = learner.get(f"/api/simulations/break-even?run={run_id}&gpu_hour_usd=3.6").json()
+    measured = cost["result"]["measured"]
+    assert (measured["train_duration_s"], measured["tokens"]) == (1.5, 4000)
+    assert cost["result"]["training_cost"] == 1.5 / 3600 * 3.6  # the measured time at the learner's price
+    plain = learner.get("/api/simulations/break-even?gpu_hour_usd=3.6").json()
+    assert plain["result"]["training_cost"] == 200.0 and "measured" not in plain["result"]
