@@ -224,7 +224,7 @@ def dashboard_json(dashboard: Dashboard, join_code: str) -> dict:
     }
 
 
-def _cell(value: object) -> str:
+def spreadsheet_cell(value: object) -> str:
     text = "" if value is None else str(value)
     # A cell starting with = + - @ is a formula to a spreadsheet: a learner could name themselves
     # "=HYPERLINK(...)". A leading apostrophe keeps it text.
@@ -243,7 +243,7 @@ def dashboard_csv(dashboard: Dashboard, table: str = "learners") -> str:
         for s in dashboard.questions:
             wrong = s.top_wrong
             writer.writerow(
-                [_cell(v) for v in (s.chapter.slug, s.question.id, s.question.prompt, s.answered, s.correct,
+                [spreadsheet_cell(v) for v in (s.chapter.slug, s.question.id, s.question.prompt, s.answered, s.correct,
                                     s.first_try_correct, wrong.text if wrong else "", wrong.learners if wrong else 0)]
             )
         return out.getvalue()
@@ -257,5 +257,5 @@ def dashboard_csv(dashboard: Dashboard, table: str = "learners") -> str:
         for chapter in dashboard.chapters:
             p = row.chapters[chapter.slug]
             cells += ["yes" if p.opened else "no", p.correct, len(chapter.meta.quiz)]
-        writer.writerow([_cell(c) for c in cells])
+        writer.writerow([spreadsheet_cell(c) for c in cells])
     return out.getvalue()

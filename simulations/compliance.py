@@ -240,3 +240,23 @@ def _examples_list(points: list[dict]) -> str:
     values = [str(m["examples"]) for m in points]
     joined = values[0] if len(values) == 1 else ", ".join(values[:-1]) + " and " + values[-1]
     return f"{joined} examples"
+
+
+def cohort_figure(points: list[dict]) -> dict:
+    """A cohort's sweeps: every learner's measured compliance against examples, and the median at each size."""
+    sizes = sorted({p["examples"] for p in points})
+    medians = [float(np.median([p["compliance"] for p in points if p["examples"] == n])) for n in sizes]
+    data = [
+        {"type": "scatter", "mode": "markers", "name": "A learner's run", "x": [p["examples"] for p in points],
+         "y": [100 * p["compliance"] for p in points], "text": [p["learner"] for p in points],
+         "marker": {"color": figures.ACCENT, "size": 8, "opacity": 0.6},
+         "hovertemplate": "%{text}: %{y:.0f}% at %{x} examples<extra></extra>"},
+        {"type": "scatter", "mode": "lines+markers", "name": "Cohort median", "x": sizes,
+         "y": [100 * m for m in medians], "line": {"color": figures.FINE_TUNED, "width": 2.5},
+         "hovertemplate": "median %{y:.0f}%<extra></extra>"},
+    ]
+    layout = figures.base_layout("The cohort's sweeps: compliance against examples", "Training examples",
+                                 "Responses that follow every rule (%)",
+                                 shapes=[figures.horizontal_line(100 * TARGET, figures.MUTED)])
+    layout["yaxis"]["range"] = [0, 102]
+    return {"data": data, "layout": layout}
