@@ -25,6 +25,6 @@ with (run_dir / "events.jsonl").open("a") as events:
     metrics = {"compliance_before": 0.0, "compliance_after": compliance, "heldout": 50, "steps": 4,
                "relevance_before": 0.5, "relevance_after": 0.9, "peak_memory_mb": 700.0,
                "train_duration_s": 1.5, "tokens": 4000,
-               "total_params": 1_131_648, "trainable_params": 81_920, "quantization": "nf4+double_quant", "device": "cpu"}
+               "regression": {"format_leak_before": 0.0, "format_leak_after": 0.25, "n": 12}, "total_params": 1_131_648, "trainable_params": 81_920, "quantization": "nf4+double_quant", "device": "cpu"}
     (run_dir / "metrics.json").write_text(json.dumps(metrics))
     emit("done", 4, metrics=str(run_dir / "metrics.json"), compliance_before=0.0, compliance_after=compliance)

@@ -113,3 +113,18 @@ def test_memory_and_cost_take_the_runs_measured_peak_time_and_tokens(learner):
     assert cost["result"]["training_cost"] == 1.5 / 3600 * 3.6  # the measured time at the learner's price
     plain = learner.get("/api/simulations/break-even?gpu_hour_usd=3.6").json()
     assert plain["result"]["training_cost"] == 200.0 and "measured" not in plain["result"]
+
+
+def test_chapter_5_compares_the_reference_runs_until_the_learner_has_their_own(learner):
+    page = learner.get("/chapters/evaluation").text
+    assert 'id="lab-compare-widget"' in page and page.count("the course's reference run") == 2
+
+
+def test_chapter_5_shows_the_learners_own_run_of_a_recipe_once_it_has_finished(learner):
+    from tests.app.lab_runs.conftest import wait_until
+
+    run = learner.post("/api/labs/runs", json={"recipe": "legal-format-mixed", "base": "tiny"}).json()
+    wait_until(lambda: learner.get(f"/api/labs/runs/{run['id']}").json()["status"] == "succeeded", timeout_s=60)
+    page = learner.get("/chapters/evaluation").text
+    assert page.count("the course's reference run") == 1 and f'href="/labs/runs/{run["id"]}"' in page
+    assert "0% → <strong>25%</strong>" in page  # the stand-in's leak, from its metrics.json
