@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
@@ -21,11 +22,13 @@ from app.lab_runs import store as run_store
 from app.lab_runs.events import read_events
 from app.lab_runs.models import Run
 from app.lab_runs.scheduler import settle_if_done
-from app.simulation_runs import RUNS, SimulationRun, run_simulation, run_simulation_async
+from app.simulation_runs import RUNS, SimulationRun, parse_query, run_simulation, run_simulation_async
 from app.sweeps import service as sweeps, store as sweep_store
+from simulations import lora_rank
 
 # Which simulations take which kind of measurement, named by its query parameter.
-REFERENCES = {"compliance": "sweep", "loss-curve": "run", "vram": "run", "break-even": "run"}
+REFERENCES = {"compliance": "sweep", "loss-curve": "run", "vram": "run", "break-even": "run", "lora-rank": "run"}
+REAL_DELTA_BASE = "tiny"  # the offline default base, whose ΔW `course-lab base build` makes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,7 +117,43 @@ def cost_measured(run: Run) -> dict:
     return {key: metrics.get(key) for key in keys}
 
 
-MEASURE_RUN = {"loss-curve": loss_measured, "vram": cost_measured, "break-even": cost_measured}
+def adapter_measured(run: Run) -> dict:
+    """The run's adapter update on the real ΔW's layer (saved by the engine as .npy), as its spectrum."""
+    folder = Path(run.run_dir)
+    try:
+        update = np.load(folder / "adapter_update.npy")
+        info = json.loads((folder / "adapter_update.json").read_text())
+    except (OSError, ValueError):
+        raise AppError(404, f"Run {run.id} saved no adapter update for chapter 3 (runs save it since this "
+                            "course version); train a new one.") from None
+    return lora_rank.adapter_spectrum(update, info["r"]) | {"layer": info["layer"]}
+
+
+MEASURE_RUN = {"loss-curve": loss_measured, "vram": cost_measured, "break-even": cost_measured,
+               "lora-rank": adapter_measured}
+
+
+def real_delta_run(params, settings) -> SimulationRun:
+    """lora-rank on the real ΔW read from the data dir (NumPy only); simulated each time, never cached."""
+    path = settings.data_dir / "delta_w" / REAL_DELTA_BASE / "delta_w.npy"
+    try:
+        delta = np.load(path)
+    except OSError:
+        raise AppError(409, "source: the real ΔW is not built on this server yet; an administrator runs "
+                            "`course-lab base build` (or `course-lab base delta-w`).") from None
+    result = lora_rank.simulate(params, real=delta)
+    return SimulationRun(lora_rank, params, result, lora_rank.figure(result), lora_rank.headline(result))
+
+
+def _is_real(name: str, params) -> bool:
+    return name == lora_rank.NAME and params.source == "real"
+
+
+def _plain_run(request: Request, name: str, query: dict[str, str]) -> SimulationRun:
+    params = parse_query(name, query)
+    if _is_real(name, params):
+        return real_delta_run(params, request.app.state.settings)
+    return run_simulation(name, query)
 
 
 def with_measurement(run: SimulationRun, measurement: Measurement) -> SimulationRun:
@@ -133,7 +172,7 @@ def with_measurement(run: SimulationRun, measurement: Measurement) -> Simulation
 def simulation_for_page(request: Request, name: str, query: dict[str, str]) -> SimulationRun:
     """The simulation at `query`, with the caller's measurement when the query names one (sync: pages)."""
     query, reference = split_reference(name, query)
-    run = run_simulation(name, query)
+    run = _plain_run(request, name, query)
     if reference is None:
         return run
     visitor = current_visitor(request)
@@ -143,7 +182,10 @@ def simulation_for_page(request: Request, name: str, query: dict[str, str]) -> S
 async def simulation_for_request(request: Request, name: str, query: dict[str, str]) -> SimulationRun:
     """As `simulation_for_page`, for async handlers: the database and the files are read in the thread pool."""
     query, reference = split_reference(name, query)
-    run = await run_simulation_async(name, query)
+    if _is_real(name, parse_query(name, query)):
+        run = await run_in_threadpool(_plain_run, request, name, query)
+    else:
+        run = await run_simulation_async(name, query)
     if reference is None:
         return run
 

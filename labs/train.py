@@ -328,6 +328,7 @@ def train_loop(cfg, run_dir: Path, examples: list[dict], events: EventWriter) ->
 def finish(cfg, run_dir: Path, engine: str, model, tokenizer, device: str, held: list[dict], events: EventWriter,
            stats: dict) -> dict:
     """After training (either engine): evaluate base and fine-tuned model, emit samples, save the adapter."""
+    from labs.delta_w import save_adapter_update
     from labs.evaluate import evaluate_model, side_by_side
     from labs.quant import quantized_layers
 
@@ -344,6 +345,7 @@ def finish(cfg, run_dir: Path, engine: str, model, tokenizer, device: str, held:
         emit("sample", **row)
     model.save_pretrained(str(run_dir / "adapter"))  # adapter_model.safetensors + adapter_config.json
     tokenizer.save_pretrained(str(run_dir / "adapter"))
+    save_adapter_update(model, run_dir)  # chapter 3 sets it beside the real ΔW of the same layer
     trainable, total = model.get_nb_trainable_parameters()
     return build_metrics(cfg, engine, device, before, after, stats, eval_loss_before, trainable, total,
                          quantized_layers(model))

@@ -8,7 +8,7 @@ import pytest
 
 pytestmark = pytest.mark.browser
 
-TRACES = "Array.from(document.getElementById('{chart}').data || []).map(t => t.name)"
+TRACES = "Array.from(document.getElementById('{chart}').data || []).map(t => t.name || '')"
 
 
 def test_a_sweep_from_chapter_0_appears_on_the_compliance_and_loss_charts(browser, lab_base_url, artifacts):
@@ -33,7 +33,7 @@ def test_a_sweep_from_chapter_0_appears_on_the_compliance_and_loss_charts(browse
     names = page.evaluate(TRACES.format(chart="sim-compliance-chart"))
     assert "Your runs (measured, 90% interval)" in names
     measured = page.evaluate("document.getElementById('sim-compliance-chart').data"
-                             ".find(t => t.name.startsWith('Your runs'))")
+                             ".find(t => (t.name || '').startsWith('Your runs'))")
     assert measured["x"] == [0, 8] and len(measured["error_y"]["array"]) == 2
     # drawn, not only in the data: the measured trace has its two markers in the SVG
     assert page.locator("#sim-compliance-chart .scatterlayer .trace").last.locator(".point").count() == 2

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 run_dir, examples = Path(sys.argv[1]), int(sys.argv[2])
 run_dir.mkdir(parents=True, exist_ok=True)
 start = time.time()
@@ -27,4 +29,8 @@ with (run_dir / "events.jsonl").open("a") as events:
                "train_duration_s": 1.5, "tokens": 4000,
                "regression": {"format_leak_before": 0.0, "format_leak_after": 0.25, "n": 12}, "total_params": 1_131_648, "trainable_params": 81_920, "quantization": "nf4+double_quant", "device": "cpu"}
     (run_dir / "metrics.json").write_text(json.dumps(metrics))
+    # chapter 3's file: a rank-2 update on a 32 x 32 layer, as the engine saves B·A·scaling
+    rng = np.random.default_rng(examples)
+    np.save(run_dir / "adapter_update.npy", rng.standard_normal((32, 2)) @ rng.standard_normal((2, 32)))
+    (run_dir / "adapter_update.json").write_text(json.dumps({"layer": "model.layers.1.self_attn.o_proj", "r": 4}))
     emit("done", 4, metrics=str(run_dir / "metrics.json"), compliance_before=0.0, compliance_after=compliance)

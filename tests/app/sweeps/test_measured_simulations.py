@@ -128,3 +128,26 @@ def test_chapter_5_shows_the_learners_own_run_of_a_recipe_once_it_has_finished(l
     page = learner.get("/chapters/evaluation").text
     assert page.count("the course's reference run") == 1 and f'href="/labs/runs/{run["id"]}"' in page
     assert "0% → <strong>25%</strong>" in page  # the stand-in's leak, from its metrics.json
+
+
+def test_lora_rank_reads_the_real_delta_w_and_a_runs_adapter_with_numpy(learner, sweep_app):
+    import numpy as np
+
+    settings = sweep_app.state.settings
+    folder = settings.data_dir / "delta_w" / "tiny"
+    missing = learner.get("/api/simulations/lora-rank?source=real")
+    if not folder.exists():
+        assert missing.status_code == 409 and "course-lab base build" in missing.json()["detail"]
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    np.save(folder / "delta_w.npy", (rng.standard_normal((32, 5)) @ rng.standard_normal((5, 32))).astype(np.float32))
+    real = learner.get("/api/simulations/lora-rank?source=real&r=5").json()
+    assert real["result"]["source"] == "real" and real["result"]["d"] == 32
+    assert real["result"]["relative_error"] < 1e-5 and "measured" not in real["result"]
+    assert learner.get("/api/simulations/lora-rank").json()["result"]["source"] == "synthetic"
+
+    sweep = _finished_sweep(learner, [7])
+    with_run = learner.get(f"/api/simulations/lora-rank?source=real&run={sweep['runs'][0]['id']}").json()
+    assert with_run["result"]["measured"]["rank"] == 2 and with_run["result"]["measured"]["r"] == 4
+    assert "update on the same layer has rank 2 (at most r = 4" in learner.get(
+        f"/simulations/lora-rank?source=real&run={sweep['runs'][0]['id']}", headers={"HX-Request": "true"}).text
