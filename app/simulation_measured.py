@@ -63,7 +63,10 @@ def measure(name: str, kind: str, ref: str, sessions, learner_ids) -> Measuremen
         state = "is still " + run.status if run.status in ("queued", "running") else run.status
         return Measurement(kind, run.id, None,
                            f"Your run {state}, so nothing of it is drawn yet: these are the model's curves alone.")
-    return Measurement(kind, run.id, MEASURE_RUN[name](run), None)
+    try:
+        return Measurement(kind, run.id, MEASURE_RUN[name](run), None)
+    except AppError as exc:  # a finished run without the file this chart needs: the model alone, and why
+        return Measurement(kind, run.id, None, exc.detail)
 
 
 def _chosen_run(ref: str, sessions, learner_ids) -> Run | None:
