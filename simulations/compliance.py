@@ -231,7 +231,8 @@ def agreement(result: Result, measured: list[dict]) -> str:
         parts.append("the model agrees with your runs at " + _examples_list([m for m, _ in agree]))
     if miss:
         worst, predicted = max(miss, key=lambda pair: abs(pair[0]["compliance"] - pair[1]))
-        parts.append(f"it misses at {_examples_list([m for m, _ in miss])} (worst: {worst['examples']} examples, "
+        subject = "it" if agree else "the model"
+        parts.append(f"{subject} misses at {_examples_list([m for m, _ in miss])} (worst: {worst['examples']} examples, "
                      f"measured {100 * worst['compliance']:.0f}%, predicted {100 * predicted:.0f}%)")
     return "Your runs: " + "; ".join(parts) + "."
 
