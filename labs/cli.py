@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import time
@@ -17,6 +18,25 @@ from pathlib import Path
 from labs import LabError, data_dir
 
 STARTED = time.time()  # before any heavy import: events' elapsed_s counts from here
+
+
+def configure_process() -> None:
+    """What a process that runs lab work sets once, before torch loads: the CLI's, a job's, the test session's.
+
+    Not done on `import labs`, which the web app also does and whose process these settings are not for.
+    """
+    # Classroom machines share their cores. With OpenMP's default busy-waiting, torch's 2 threads on a 2-core
+    # machine that is also running something else went 2.2x slower (40 pretraining steps: 5.7 s alone, 12.3 s
+    # beside one busy process); passive waiting kept it at 8.0 s and cost nothing when idle (5.9 s). OpenMP reads it
+    # when torch loads it; an explicit OMP_WAIT_POLICY wins.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    # bitsandbytes warns on import when the optional `kernels` package (fetched from the hub) is absent; its plain
+    # CPU path works without it, so no lab command shows that warning.
+    logging.getLogger("bitsandbytes.backends.cpu.ops").addFilter(_hide_missing_kernels)
+
+
+def _hide_missing_kernels(record: logging.LogRecord) -> bool:
+    return "kernels" not in record.getMessage()
 
 
 def _err(message: str) -> None:
@@ -83,9 +103,13 @@ def cmd_data(args) -> int:
     from labs import data
 
     if args.data_command == "check":
+        from labs.config import load_recipe
+
         tokenizer, limit = _tokenizer_for(args.base)
+        max_length = args.max_length or load_recipe(args.recipe).max_seq_len  # where training truncates
         report = data.check_file(Path(args.file), tokenizer=tokenizer, max_tokens=args.max_tokens or limit,
-                                 near_threshold=args.near_threshold, price_per_mtok=args.price_per_mtok)
+                                 near_threshold=args.near_threshold, price_per_mtok=args.price_per_mtok,
+                                 max_length=max_length)
         print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) if args.json else data.format_report(report))
         failed = not report.usable or (args.strict and report.warnings)
         return 1 if failed else 0
@@ -206,6 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
     dc.add_argument("--json", action="store_true", help="machine-readable report")
     dc.add_argument("--base", help="count tokens with this base's tokenizer (default: tiny, if built)")
     dc.add_argument("--max-tokens", type=int, help="token limit per example (default: the base's context)")
+    dc.add_argument("--recipe", default="legal-format", help="the recipe the file is for: its max_seq_len is where "
+                                                               "training truncates (default: legal-format)")
+    dc.add_argument("--max-length", type=int, help="truncation length in tokens (default: the recipe's max_seq_len)")
     dc.add_argument("--near-threshold", type=float, default=0.8, help="Jaccard threshold for near duplicates")
     dc.add_argument("--price-per-mtok", type=float, default=3.0, help="$ per million training tokens, for the estimate")
     dc.add_argument("--strict", action="store_true", help="warnings make the file unusable too")
@@ -245,6 +272,7 @@ COMMANDS = {"base": cmd_base, "data": cmd_data, "train": cmd_train, "eval": cmd_
 
 
 def main(argv: list[str] | None = None) -> int:
+    configure_process()
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)

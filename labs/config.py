@@ -1,15 +1,18 @@
 """Recipes: commented YAML files in labs/recipes/ (or any file) turned into a checked `RunConfig`.
 
-Every field has a type and a range; a bad one is refused with a message that names it, its range and the value
-("lora.r should be an integer from 1 to 256, got -3"), and an unknown field is refused by name. Not the place
+Every field is typed and bounded in a pydantic model; a bad one is refused with a message that names it, its range
+and the value ("lora.r should be an integer from 1 to 256, got -3"), built from the same bounds the model checks,
+and an unknown field is refused by name. Not the place
 for defaults' reasoning: that is in the recipe files' comments.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
+import typing
 from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError, field_validator
 
 from labs import LabError
 
@@ -17,52 +20,68 @@ RECIPES_DIR = Path(__file__).parent / "recipes"
 TASKS = ("legal-format",)
 ALL_LINEAR = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
-
-@dataclass
-class LoraConfigSpec:
-    r: int = 8
-    alpha: int = 16
-    dropout: float = 0.0
-    target_modules: list[str] = field(default_factory=lambda: list(ALL_LINEAR))
+Text = Annotated[str, Field(strict=True, min_length=1, pattern=r"\S")]  # non-empty, not only whitespace
+Number = Annotated[float, Field(strict=False)]  # YAML 1.1 reads 2e-3 (no dot) as a string: pydantic parses it
 
 
-@dataclass
-class EvalConfig:
-    heldout: int = 50
-    max_new_tokens: int = 120
-    temperature: float = 0.7
-    top_p: float = 0.95
-    side_by_side: int = 4
-    regression: int = 12
-    batch_size: int = 25
+class Section(BaseModel):
+    """Unknown fields are refused by name; numbers never arrive as true/false (YAML's `yes`)."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_numbers(cls, value, info):
+        annotation = cls.model_fields[info.field_name].annotation
+        if isinstance(value, bool) and annotation in (int, float, Number):
+            raise ValueError("a number, not true/false")
+        return value
 
 
-@dataclass
-class RunConfig:
-    name: str = "custom"
-    description: str = ""
-    base: str = "tiny"
-    task: str = "legal-format"
-    dataset: str | None = None
-    train_examples: int = 200
-    general_examples: int = 0
-    seed: int = 0
-    device: str = "auto"
-    quantization: str = "nf4"
-    double_quant: bool = True
-    compute_dtype: str = "auto"
-    lora: LoraConfigSpec = field(default_factory=LoraConfigSpec)
-    steps: int = 60
-    batch_size: int = 8
-    grad_accum: int = 1
-    lr: float = 2e-3
-    schedule: str = "cosine"
-    warmup_steps: int = 5
-    weight_decay: float = 0.0
-    max_seq_len: int = 256
-    eval_every: int = 20
-    gradient_checkpointing: bool = False
-    eval: EvalConfig = field(default_factory=EvalConfig)
+class LoraConfigSpec(Section):
+    r: StrictInt = Field(8, ge=1, le=256, description="LoRA rank")
+    alpha: StrictInt = Field(16, ge=1, le=1024, description="scaling numerator: the update is scaled by alpha/r")
+    dropout: Number = Field(0.0, ge=0.0, le=0.9)
+    target_modules: list[Text] = Field(default_factory=lambda: list(ALL_LINEAR), min_length=1,
+                                       description="names of the Linear layers that get adapters")
+
+
+class EvalConfig(Section):
+    heldout: StrictInt = Field(50, ge=1, le=50, description="held-out prompts scored for compliance")
+    max_new_tokens: StrictInt = Field(120, ge=1, le=4096)
+    temperature: Number = Field(0.7, ge=0.01, le=5.0, description="for the sampled evaluation")
+    top_p: Number = Field(0.95, ge=0.01, le=1.0)
+    side_by_side: StrictInt = Field(4, ge=0, le=50, description="base vs fine-tuned samples shown")
+    regression: StrictInt = Field(12, ge=0, le=24, description="general prompts checked for format leakage")
+    batch_size: StrictInt = Field(25, ge=1, le=512, description="prompts generated together")
+
+
+class RunConfig(Section):
+    name: Text = "custom"
+    description: str = Field("", strict=True)
+    base: Text = Field("tiny", description="a built base (tiny), smollm2, a local folder or a hub id")
+    task: Literal[TASKS] = "legal-format"
+    dataset: Text | None = Field(None, description="a chat JSONL file, or null for generated examples")
+    train_examples: StrictInt = Field(200, ge=0, le=100_000, description="0: evaluate the base, untrained")
+    general_examples: StrictInt = Field(0, ge=0, le=10_000,
+                                        description="plain everyday exchanges mixed into the generated data")
+    seed: StrictInt = Field(0, ge=0, le=2**31 - 1)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    quantization: Literal["nf4", "fp4", "none"] = "nf4"
+    double_quant: StrictBool = True
+    compute_dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    lora: LoraConfigSpec = Field(default_factory=LoraConfigSpec)
+    steps: StrictInt = Field(60, ge=1, le=100_000)
+    batch_size: StrictInt = Field(8, ge=1, le=1024)
+    grad_accum: StrictInt = Field(1, ge=1, le=1024)
+    lr: Number = Field(2e-3, ge=1e-7, le=1.0)
+    schedule: Literal["cosine", "linear", "constant"] = "cosine"
+    warmup_steps: StrictInt = Field(5, ge=0, le=100_000)
+    weight_decay: Number = Field(0.0, ge=0.0, le=1.0)
+    max_seq_len: StrictInt = Field(256, ge=16, le=32_768)
+    eval_every: StrictInt = Field(20, ge=1, le=100_000)
+    gradient_checkpointing: StrictBool = False
+    eval: EvalConfig = Field(default_factory=EvalConfig)
 
     def resolved_dtype(self, device: str) -> str:
         if self.compute_dtype != "auto":
@@ -70,90 +89,58 @@ class RunConfig:
         return "bfloat16" if device == "cuda" else "float32"
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        return self.model_dump()
 
 
-# (kind, low, high) or (choices,) per field; nested sections use dotted names.
-RULES = {
-    "name": ("str",), "description": ("str",), "base": ("str",), "task": (TASKS,),
-    "dataset": ("path?",), "train_examples": ("int", 0, 100_000),
-    "general_examples": ("int", 0, 10_000), "seed": ("int", 0, 2**31 - 1),
-    "device": (("auto", "cpu", "cuda"),), "quantization": (("nf4", "fp4", "none"),), "double_quant": ("bool",),
-    "compute_dtype": (("auto", "float32", "bfloat16", "float16"),),
-    "lora.r": ("int", 1, 256), "lora.alpha": ("int", 1, 1024), "lora.dropout": ("float", 0.0, 0.9),
-    "lora.target_modules": ("list[str]",),
-    "steps": ("int", 1, 100_000), "batch_size": ("int", 1, 1024), "grad_accum": ("int", 1, 1024),
-    "lr": ("float", 1e-7, 1.0), "schedule": (("cosine", "linear", "constant"),), "warmup_steps": ("int", 0, 100_000),
-    "weight_decay": ("float", 0.0, 1.0), "max_seq_len": ("int", 16, 32_768), "eval_every": ("int", 1, 100_000),
-    "gradient_checkpointing": ("bool",),
-    "eval.heldout": ("int", 1, 50), "eval.max_new_tokens": ("int", 1, 4096), "eval.temperature": ("float", 0.01, 5.0),
-    "eval.top_p": ("float", 0.01, 1.0), "eval.side_by_side": ("int", 0, 50), "eval.regression": ("int", 0, 24),
-    "eval.batch_size": ("int", 1, 512),
-}
+SECTIONS = {"lora": LoraConfigSpec, "eval": EvalConfig}
 
 
-def _check(name: str, value):
-    rule = RULES[name]
-    kind = rule[0]
-    if isinstance(kind, tuple):
-        if value not in kind:
-            raise LabError(f"{name} should be one of {', '.join(kind)}, got {value!r}")
-        return value
-    if kind == "str":
-        if not isinstance(value, str) or not value.strip():
-            raise LabError(f"{name} should be a non-empty string, got {value!r}")
-        return value
-    if kind == "path?":
-        if value is not None and (not isinstance(value, str) or not value.strip()):
-            raise LabError(f"{name} should be a file path or null, got {value!r}")
-        return value
-    if kind == "bool":
-        if not isinstance(value, bool):
-            raise LabError(f"{name} should be true or false, got {value!r}")
-        return value
-    if kind == "list[str]":
-        if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
-            raise LabError(f"{name} should be a non-empty list of module names, got {value!r}")
-        return value
-    low, high = rule[1], rule[2]
-    if kind == "int":
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise LabError(f"{name} should be an integer from {low} to {high}, got {value!r}")
-    else:
-        if isinstance(value, str):  # YAML 1.1 reads 2e-3 (no dot) as a string
-            try:
-                value = float(value)
-            except ValueError:
-                raise LabError(f"{name} should be a number from {low} to {high}, got {value!r}") from None
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise LabError(f"{name} should be a number from {low} to {high}, got {value!r}")
-        value = float(value)
-    if not low <= value <= high:
-        what = "an integer" if kind == "int" else "a number"
-        raise LabError(f"{name} should be {what} from {low} to {high}, got {value!r}")
-    return value
+def _expected(field) -> str:
+    """What a field accepts, in words, read from its type and bounds: the second half of every refusal."""
+    annotation = field.annotation
+    bounds = {type(m).__name__: m for m in field.metadata}
+    low = getattr(bounds.get("Ge"), "ge", None)
+    high = getattr(bounds.get("Le"), "le", None)
+    if typing.get_origin(annotation) is Literal:
+        return "one of " + ", ".join(map(str, typing.get_args(annotation)))
+    if annotation is bool:
+        return "true or false"
+    if annotation is int:
+        return f"an integer from {low} to {high}"
+    if annotation is float:
+        return f"a number from {low} to {high}"
+    if typing.get_origin(annotation) is list:
+        return "a non-empty list of module names"
+    if type(None) in typing.get_args(annotation):
+        return "a file path or null"
+    return "a non-empty string"
 
 
-def _build(cls, data: dict, prefix: str = ""):
-    if not isinstance(data, dict):
-        raise LabError(f"{prefix.rstrip('.') or 'the recipe'} should be a mapping of fields, got {data!r}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise LabError(f"unknown field {prefix}{unknown[0]!s}; known fields: {', '.join(prefix + f for f in fields)}")
-    values = {}
-    for key, value in data.items():
-        if key == "lora":
-            values[key] = _build(LoraConfigSpec, value, "lora.")
-        elif key == "eval":
-            values[key] = _build(EvalConfig, value, "eval.")
-        else:
-            values[key] = _check(prefix + key, value)
-    return cls(**values)
+def _message(error: dict) -> str:
+    """One pydantic error as a sentence naming the field, what it accepts and the value it got."""
+    loc = [str(part) for part in error["loc"]]
+    model, prefix = RunConfig, ""
+    if len(loc) > 1 and loc[0] in SECTIONS:
+        model, prefix, loc = SECTIONS[loc[0]], loc[0] + ".", loc[1:]
+    name = prefix + loc[0]
+    if error["type"] == "extra_forbidden":
+        return f"unknown field {name}; known fields: {', '.join(prefix + f for f in model.model_fields)}"
+    if error["type"] == "model_type":
+        return f"{name} should be a mapping of fields, got {error['input']!r}"
+    field = model.model_fields[loc[0]]
+    value = error["input"]
+    if field.annotation is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)  # 3 for a learning rate reads as 3.0, the number that was checked
+    return f"{name} should be {_expected(field)}, got {value!r}"
 
 
 def config_from_dict(data: dict) -> RunConfig:
-    cfg = _build(RunConfig, data)
+    if not isinstance(data, dict):
+        raise LabError(f"the recipe should be a mapping of fields, got {data!r}")
+    try:
+        cfg = RunConfig.model_validate(data)
+    except ValidationError as exc:
+        raise LabError(_message(exc.errors()[0])) from None
     if cfg.warmup_steps >= cfg.steps and cfg.steps > 1:
         raise LabError(f"warmup_steps should be smaller than steps ({cfg.steps}), got {cfg.warmup_steps}")
     return cfg

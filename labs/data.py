@@ -109,7 +109,7 @@ def check_example(obj, line: int) -> list[Issue]:
             issues.append(err("non_string_content", f"message {n} ({role}) content should be a string, "
                                                     f"got {_describe(m['content'])}"))
         elif not m["content"].strip():
-            issues.append(err("empty_content", f"message {n} ({role}) has empty content"))
+            issues.append(err("empty_content", f"message {n} ({role}) has empty content{_empty_why(role)}"))
         roles.append(role if role in ROLES else None)
     issues += _check_order(roles, err)
     return issues
@@ -135,8 +135,9 @@ def _check_order(roles: list, err) -> list[Issue]:
                                          "turns alternate user, assistant after the optional system prompt"))
             break
     if not out and body[-1] == "user":
-        out.append(err("trailing_user", f"the last message ({len(roles)}) is a user turn with no answer; "
-                                         "it will be ignored", "warning"))
+        out.append(err("trailing_user", f"the last message ({len(roles)}) is a user turn with no answer: training "
+                                         "spends tokens on it and learns nothing from it; end each example with "
+                                         "the assistant's answer", "warning"))
     return out
 
 
@@ -214,8 +215,9 @@ def _token_counter(tokenizer):
 
 
 def check_file(path: Path, tokenizer=None, max_tokens: int | None = None, near_threshold: float = NEAR_THRESHOLD,
-               price_per_mtok: float = PRICE_PER_MTOK) -> Report:
-    """Every rule on every line, then the dataset-level checklist. `tokenizer` (optional) counts tokens."""
+               price_per_mtok: float = PRICE_PER_MTOK, max_length: int | None = None) -> Report:
+    """Every rule on every line, then the dataset-level checklist. `tokenizer` (optional) counts tokens;
+    `max_tokens` is the base's context, `max_length` the recipe's `max_seq_len`, where training truncates."""
     path = Path(path)
     report = Report(file=str(path))
     parsed = _load_lines(path, report)
@@ -237,6 +239,8 @@ def check_file(path: Path, tokenizer=None, max_tokens: int | None = None, near_t
         if max_tokens is not None and n > max_tokens:
             report.issues.append(Issue(line, "too_long", f"line {line}: {n} tokens, more than the limit of "
                                                          f"{max_tokens}; it would be cut off"))
+    if max_length is not None:
+        report.issues += _truncation_issues(good, count, max_length)
     _dataset_checks(report, good, near_threshold)
     total = sum(lengths)
     report.stats.update({
@@ -279,6 +283,8 @@ def _dataset_checks(report: Report, good: list[tuple[int, list[dict], dict]], ne
     answers = [(line, [m["content"] for m in messages if m["role"] == "assistant"][-1]) for line, messages, _ in good
                if any(m["role"] == "assistant" for m in messages)]
     _format_consistency(report, answers)
+    report.issues += _degenerate_answers(answers)
+    report.issues += _system_prompt_consistency(good)
     _label_balance(report, good, answers)
     _length_note(report, answers)
 
@@ -337,6 +343,113 @@ def _length_note(report: Report, answers: list[tuple[int, str]]) -> None:
         report.issues.append(Issue(None, "narrow_lengths",
                                    f"every answer has {min(words)}-{max(words)} words; include shorter and longer "
                                    "ones if the model should handle other lengths", "note"))
+
+
+# -- rules a real file gets wrong: what training would do with it, and why that matters --------------------------
+
+def _empty_why(role) -> str:
+    """The reason an empty turn is an error, for the role that has it."""
+    if role == "assistant":
+        return ": an empty answer teaches the model to stop at once"
+    return ""
+
+
+TEMPLATE_TOKENS_PER_MESSAGE = 4  # role marker, newline, end token, newline: our template and ChatML alike
+
+
+def _truncation_issues(good, count, max_length: int) -> list[Issue]:
+    """Examples longer than the recipe's max_seq_len. Both engines keep the first max_seq_len tokens and drop the
+    rest, so the answer (last) is what is lost: its end (the footer, the end token), or all of it."""
+    out = []
+    for line, messages, _ in good:
+        sizes = [count(m["content"]) + TEMPLATE_TOKENS_PER_MESSAGE for m in messages]
+        total = sum(sizes)
+        if total <= max_length or messages[-1]["role"] != "assistant":
+            continue
+        answer_starts = total - sizes[-1] + 2  # the answer's role marker and newline come first
+        if answer_starts >= max_length:
+            out.append(Issue(line, "answer_cut_off", f"line {line}: about {total} tokens, but training keeps only "
+                                                     f"the first {max_length} (max_seq_len) and the answer starts at "
+                                                     f"token {answer_starts}: none of it would be learned; shorten "
+                                                     "the prompt or raise max_seq_len"))
+        else:
+            lost = total - max_length
+            out.append(Issue(line, "answer_truncated", f"line {line}: about {total} tokens, over max_seq_len "
+                                                       f"{max_length}: training drops the answer's last {lost} "
+                                                       "tokens (its ending and end token), so the model learns "
+                                                       "answers that stop mid-way", "warning"))
+    return out
+
+
+LONGEST_LOOP = 12  # words in the longest phrase looked for as a back-to-back repeat
+MIN_REPEATS = 4  # "the same phrase 4 times in a row" (a list with shared wording repeats nothing back to back)
+
+
+def _back_to_back_repeats(words: list[str]) -> tuple[str, int]:
+    """The phrase (1 to LONGEST_LOOP words) repeated most times in a row, and how many times."""
+    best = ("", 1)
+    for k in range(1, LONGEST_LOOP + 1):
+        for start in range(min(k, len(words))):
+            run, i = 1, start
+            while i + 2 * k <= len(words):
+                if words[i: i + k] == words[i + k: i + 2 * k]:
+                    run += 1
+                    if run > best[1]:
+                        best = (" ".join(words[i: i + k]), run)
+                else:
+                    run = 1
+                i += k
+    return best
+
+
+def _degenerate_answers(answers: list[tuple[int, str]]) -> list[Issue]:
+    """Answers that repeat one line, or one phrase back to back, many times: a generation loop that training would
+    teach. Lists whose items share wording are not loops: their items differ."""
+    out = []
+    for line, answer in answers:
+        lines = [x.strip() for x in answer.splitlines() if x.strip()]
+        top_line, line_repeats = Counter(lines).most_common(1)[0] if lines else ("", 0)
+        phrase, phrase_repeats = _back_to_back_repeats(answer.lower().split())
+        if line_repeats >= MIN_REPEATS - 1 and line_repeats * 2 >= len(lines):
+            what = f'the line "{top_line[:50]}" {line_repeats} times'
+        elif phrase_repeats >= MIN_REPEATS:
+            what = f'the phrase "{phrase[:50]}" {phrase_repeats} times in a row'
+        else:
+            continue
+        out.append(Issue(line, "degenerate_answer", f"line {line}: the answer repeats {what}; a model trained on it "
+                                                    "learns to loop instead of finishing", "warning"))
+    return out
+
+
+def _system_prompt_consistency(good) -> list[Issue]:
+    """One task, one system prompt: examples without it, or with a different one, teach behaviour that the prompt
+    sent at inference does not reliably switch on. Reported when most examples share one prompt."""
+    prompts = [(line, messages[0]["content"] if messages[0]["role"] == "system" else None)
+               for line, messages, _ in good]
+    counts = Counter(prompt for _, prompt in prompts)
+    if len(prompts) < 4 or len(counts) < 2:
+        return []
+    usual, n = counts.most_common(1)[0]
+    if usual is None or n * 2 < len(prompts):
+        if usual is None and n * 2 >= len(prompts):
+            return []  # most examples have no system prompt: the few that do are a choice, not a slip
+        return [Issue(None, "mixed_system_prompts", f"{len(counts)} different system prompts (or none) across "
+                                                    f"{len(prompts)} examples; fine for a multi-persona dataset, "
+                                                    "but a single task should use one", "note")]
+    missing = [line for line, prompt in prompts if prompt is None]
+    different = [line for line, prompt in prompts if prompt not in (None, usual)]
+    parts = []
+    if missing:
+        parts.append(f"{_line_or_lines(missing)} {'has' if len(missing) == 1 else 'have'} none")
+    if different:
+        parts.append(f"{_line_or_lines(different)} {'has' if len(different) == 1 else 'have'} a different one")
+    return [Issue(None, "inconsistent_system_prompt",
+                  f'{n} of {len(prompts)} examples use the system prompt "{usual[:60]}" but {" and ".join(parts)}; '
+                  "the model then learns the behaviour partly without the prompt that will ask for it", "warning")]
+
+
+def _line_or_lines(lines: list[int]) -> str:
+    return f"line {lines[0]}" if len(lines) == 1 else f"lines {_lines(lines)}"
 
 
 def _lines(lines: list[int], limit: int = 8) -> str:

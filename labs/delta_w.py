@@ -38,7 +38,7 @@ def build_delta_w(base: str = "tiny", force: bool = False, echo=None) -> Path:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from labs.base import resolve_base
-    from labs.train import batches, collate, encode
+    from labs.batching import batches, collate, encode
 
     t0 = time.time()
     path = resolve_base(base, build_missing=False)

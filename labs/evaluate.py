@@ -165,6 +165,7 @@ def evaluate_run(run_dir: Path, echo=None) -> dict:
 
     from labs.config import load_config
     from labs.events import EventWriter
+    from labs.metrics import evaluation_report
     from labs.train import load_for_training
 
     run_dir = Path(run_dir)
@@ -180,15 +181,7 @@ def evaluate_run(run_dir: Path, echo=None) -> dict:
         rows = side_by_side(before, after, cfg.eval.side_by_side, cfg.task)
         for row in rows:
             events.emit("sample", **row)
-        report = {
-            "compliance_before": before["greedy"]["compliance"], "compliance_after": after["greedy"]["compliance"],
-            "compliance_before_sampled": before["sampled"]["compliance"],
-            "compliance_after_sampled": after["sampled"]["compliance"],
-            "checks": {"before": before["greedy"]["checks"], "after": after["greedy"]["checks"]},
-            "regression": {"format_leak_before": before["format_leak"], "format_leak_after": after["format_leak"]},
-            "relevance_before": before["relevance"], "relevance_after": after["relevance"],
-            "side_by_side": rows, "duration_s": round(time.time() - start, 2), "device": device,
-        }
+        report = evaluation_report(before, after, rows, time.time() - start, device)
         (run_dir / "eval.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
         events.emit("done", eval=str(run_dir / "eval.json"))
     return report

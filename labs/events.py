@@ -1,7 +1,7 @@
 """The event stream of a run: `events.jsonl`, one JSON object per line, flushed as it is written.
 
 Types: progress | loss | eval | sample | done | error. Every event has `type`, `step`, `total_steps`, `elapsed_s`
-and `eta_s` (null when unknown); the web service relays the lines as they are. Not the place for metrics.json.
+and `eta_s` (null when unknown); the web service relays the lines as they are, read with `read_numbered_events`. Not the place for metrics.json.
 """
 
 from __future__ import annotations
@@ -61,5 +61,34 @@ class EventWriter:
         self.close()
 
 
+def read_numbered_events(path: Path, after: int = 0) -> list[tuple[int, dict]]:
+    """Complete events after line `after`, as (line number, event). The one reader for the engine and the web app.
+
+    A last line without its newline is still being written and is skipped; a reader tailing the file sees it whole
+    next time. A missing file has no events yet.
+    """
+    path = Path(path)
+    if not path.exists():
+        return []
+    events = []
+    with path.open("rb") as file:
+        for number, raw in enumerate(file, start=1):
+            if number <= after or not raw.endswith(b"\n"):
+                continue
+            try:
+                events.append((number, json.loads(raw)))
+            except json.JSONDecodeError:
+                continue
+    return events
+
+
 def read_events(path: Path) -> list[dict]:
-    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [event for _, event in read_numbered_events(path)]
+
+
+def append_event(path: Path, event: dict) -> None:
+    """Add one event written by someone other than the run (a watcher recording that the process died)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as file:
+        file.write(json.dumps(_clean(event), ensure_ascii=False) + "\n")

@@ -144,7 +144,7 @@ def load_model(base: str, quantization: str = "nf4", double_quant: bool = True, 
     import_bitsandbytes()
     from transformers import AutoConfig, AutoModelForCausalLM, BitsAndBytesConfig
 
-    from labs.base import hub_error
+    from labs.hub import hub_error
 
     quiet_transformers()
 

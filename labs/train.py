@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 import math
-import platform
-import random
 import time
 from pathlib import Path
 
 from labs import LabError, corpus
+from labs.batching import batches, collate, encode, heldout_rows, validation_loss
 from labs.events import EventWriter
 from labs.quant import import_training_stack
 
@@ -31,56 +30,6 @@ def training_examples(cfg) -> list[dict]:
     return load_usable_examples(Path(cfg.dataset))[: cfg.train_examples]
 
 
-def encode(tokenizer, messages: list[dict], max_len: int) -> dict:
-    """Token ids and labels for one conversation; labels are -100 except on assistant turns (content + end token).
-
-    Each assistant turn's span is found in characters by rendering the conversation up to that turn, so any
-    prefix-stable chat template works (ours, SmolLM2's ChatML), with or without {% generation %} markers.
-    """
-    full = tokenizer.apply_chat_template(messages, tokenize=False)
-    spans = []
-    for i, message in enumerate(messages):
-        if message["role"] != "assistant":
-            continue
-        head = tokenizer.apply_chat_template(messages[:i], tokenize=False, add_generation_prompt=True)
-        upto = tokenizer.apply_chat_template(messages[: i + 1], tokenize=False)
-        if not full.startswith(head) or not full.startswith(upto):
-            raise LabError("the base's chat template is not prefix-stable, so answer tokens cannot be located")
-        spans.append((len(head), len(upto.rstrip("\n"))))  # answer and end token, not the newline after
-    enc = tokenizer(full, add_special_tokens=False, return_offsets_mapping=True, truncation=True,
-                    max_length=max_len)
-    labels = [tok if any(a <= s and e <= b and e > s for a, b in spans) else -100
-              for tok, (s, e) in zip(enc["input_ids"], enc["offset_mapping"])]
-    return {"input_ids": enc["input_ids"], "labels": labels}
-
-
-def collate(rows: list[dict], pad_id: int, device: str) -> dict:
-    """Right-pad a list of encoded rows into (B, T) tensors; padding is masked and never learned."""
-    import torch
-
-    T = max(len(r["input_ids"]) for r in rows)
-    ids = torch.full((len(rows), T), pad_id, dtype=torch.long)
-    labels = torch.full((len(rows), T), -100, dtype=torch.long)
-    mask = torch.zeros((len(rows), T), dtype=torch.long)
-    for i, r in enumerate(rows):
-        n = len(r["input_ids"])
-        ids[i, :n] = torch.tensor(r["input_ids"])
-        labels[i, :n] = torch.tensor(r["labels"])
-        mask[i, :n] = 1
-    return {"input_ids": ids.to(device), "labels": labels.to(device), "attention_mask": mask.to(device)}
-
-
-def batches(rows: list[dict], batch_size: int, seed: int):
-    """Endless shuffled batches, a fresh permutation every epoch (smaller batches for a tiny dataset)."""
-    rng = random.Random(seed)
-    batch_size = min(batch_size, len(rows))
-    while True:
-        order = list(range(len(rows)))
-        rng.shuffle(order)
-        for i in range(0, len(order) - batch_size + 1, batch_size):
-            yield [rows[j] for j in order[i: i + batch_size]]
-
-
 def lr_at(step: int, cfg) -> float:
     """Linear warm-up to cfg.lr, then cosine (or linear) decay to zero at cfg.steps; step counts from 1."""
     if step <= cfg.warmup_steps:
@@ -91,24 +40,6 @@ def lr_at(step: int, cfg) -> float:
     if cfg.schedule == "linear":
         return cfg.lr * (1.0 - progress)
     return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
-
-
-def validation_loss(model, rows: list[dict], pad_id: int, device: str, batch_size: int = 25) -> float:
-    """Mean loss per answer token on held-out reference answers (no gradients)."""
-    import torch
-
-    was_training = model.training
-    model.eval()
-    total, count = 0.0, 0
-    with torch.no_grad():
-        for i in range(0, len(rows), batch_size):
-            batch = collate(rows[i: i + batch_size], pad_id, device)
-            n = int((batch["labels"][:, 1:] != -100).sum())  # the model shifts labels by one
-            total += model(**batch).loss.item() * n
-            count += n
-    if was_training:
-        model.train()
-    return total / max(1, count)
 
 
 # Architectures whose logits are exactly lm_head(final hidden state): no soft-capping, scaling or bias.
@@ -157,7 +88,8 @@ def load_for_training(cfg, adapter_dir: Path | None = None, on_build_step=None):
     from peft import LoraConfig, PeftModel, get_peft_model
     from transformers import AutoTokenizer
 
-    from labs.base import hub_error, resolve_base
+    from labs.base import resolve_base
+    from labs.hub import hub_error
 
     device = pick_device(cfg.device)
     base = resolve_base(cfg.base, on_step=on_build_step, show_progress=on_build_step is None)
@@ -184,28 +116,6 @@ def load_for_training(cfg, adapter_dir: Path | None = None, on_build_step=None):
                           target_modules=list(cfg.lora.target_modules), bias="none", task_type="CAUSAL_LM")
         model = get_peft_model(model, lora)  # B starts at zero: the adapted model equals the base at step 0
     return model, tokenizer, device
-
-
-def versions() -> dict:
-    import importlib.metadata as md
-
-    out = {"python": platform.python_version()}
-    for pkg in ("torch", "transformers", "peft", "bitsandbytes", "trl", "accelerate"):
-        try:
-            out[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            out[pkg] = None
-    return out
-
-
-def peak_memory_mb(device: str) -> float:
-    if device == "cuda":
-        import torch
-
-        return torch.cuda.max_memory_allocated() / 2**20
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
 def prepare_run_dir(cfg, run_dir: Path, examples: list[dict]) -> None:
@@ -277,13 +187,10 @@ def _build_progress(events: EventWriter):
 def train_loop(cfg, run_dir: Path, examples: list[dict], events: EventWriter) -> dict:
     import torch
 
-    from labs.evaluate import heldout_examples
-
     torch.manual_seed(cfg.seed)
     model, tokenizer, device = load_for_training(cfg, on_build_step=_build_progress(events))
     rows = [encode(tokenizer, ex["messages"], cfg.max_seq_len) for ex in examples]
-    held = [encode(tokenizer, ex["messages"], cfg.max_seq_len)
-            for ex in heldout_examples(cfg.task, cfg.eval.heldout, cfg.seed)]
+    held = heldout_rows(cfg, tokenizer)
     params = [p for p in model.parameters() if p.requires_grad]  # only the LoRA A and B matrices
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     pad = tokenizer.pad_token_id
@@ -330,7 +237,7 @@ def finish(cfg, run_dir: Path, engine: str, model, tokenizer, device: str, held:
     """After training (either engine): evaluate base and fine-tuned model, emit samples, save the adapter."""
     from labs.delta_w import save_adapter_update
     from labs.evaluate import evaluate_model, side_by_side
-    from labs.quant import quantized_layers
+    from labs.metrics import training_metrics
 
     pad = tokenizer.pad_token_id
     emit = lambda *a, **k: events.emit(*a, step=cfg.steps, **k)  # noqa: E731
@@ -346,32 +253,4 @@ def finish(cfg, run_dir: Path, engine: str, model, tokenizer, device: str, held:
     model.save_pretrained(str(run_dir / "adapter"))  # adapter_model.safetensors + adapter_config.json
     tokenizer.save_pretrained(str(run_dir / "adapter"))
     save_adapter_update(model, run_dir)  # chapter 3 sets it beside the real ΔW of the same layer
-    trainable, total = model.get_nb_trainable_parameters()
-    return build_metrics(cfg, engine, device, before, after, stats, eval_loss_before, trainable, total,
-                         quantized_layers(model))
-
-
-def build_metrics(cfg, engine, device, before, after, stats, eval_loss_before, trainable, total,
-                  n_quantized) -> dict:
-    from labs.quant import describe_quantization
-
-    return {
-        "recipe": cfg.name, "engine": engine, "base": cfg.base, "task": cfg.task,
-        "compliance_before": before["greedy"]["compliance"], "compliance_after": after["greedy"]["compliance"],
-        "compliance_before_sampled": before["sampled"]["compliance"],
-        "compliance_after_sampled": after["sampled"]["compliance"],
-        "checks": {"before": before["greedy"]["checks"], "after": after["greedy"]["checks"],
-                   "before_sampled": before["sampled"]["checks"], "after_sampled": after["sampled"]["checks"]},
-        "regression": {"format_leak_before": before["format_leak"], "format_leak_after": after["format_leak"],
-                       "n": len(before["outputs"]["regression"])},
-        "relevance_before": before["relevance"], "relevance_after": after["relevance"],
-        "heldout": before["greedy"]["n"],
-        "train_loss": round(stats["last_loss"], 4), "train_loss_first": round(stats["first_loss"], 4),
-        "eval_loss": round(stats["eval_loss"], 4), "eval_loss_before": round(eval_loss_before, 4),
-        "steps": cfg.steps, "train_duration_s": round(stats["train_s"], 2), "train_cpu_s": round(stats["cpu_s"], 2),
-        "tokens_per_s": round(stats["tokens"] / stats["train_s"], 1) if stats["train_s"] else 0.0,
-        "tokens": stats["tokens"],
-        "trainable_params": trainable, "total_params": total,
-        "quantization": describe_quantization(cfg.quantization, cfg.double_quant), "quantized_layers": n_quantized,
-        "peak_memory_mb": round(peak_memory_mb(device), 1), "device": device, "versions": versions(),
-    }
+    return training_metrics(cfg, engine, model, device, before, after, stats, eval_loss_before)

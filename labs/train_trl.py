@@ -65,8 +65,8 @@ def train_trl(cfg, run_dir: Path, examples: list[dict], events: EventWriter) -> 
                        "pip install trl datasets, or use the default engine") from None
 
     from labs.base import resolve_base
-    from labs.evaluate import heldout_examples
-    from labs.train import encode, finish, validation_loss
+    from labs.batching import heldout_rows, validation_loss
+    from labs.train import finish
 
     torch.manual_seed(cfg.seed)
     device = pick_device(cfg.device)
@@ -77,8 +77,7 @@ def train_trl(cfg, run_dir: Path, examples: list[dict], events: EventWriter) -> 
     model = load_model(base, cfg.quantization, cfg.double_quant, cfg.resolved_dtype(device), device)
     lora = LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
                       target_modules=list(cfg.lora.target_modules), bias="none", task_type="CAUSAL_LM")
-    held = [encode(tokenizer, ex["messages"], cfg.max_seq_len)
-            for ex in heldout_examples(cfg.task, cfg.eval.heldout, cfg.seed)]
+    held = heldout_rows(cfg, tokenizer)
 
     class StreamLosses(TrainerCallback):
         def __init__(self):

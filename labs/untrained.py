@@ -13,13 +13,13 @@ from labs.events import EventWriter
 
 
 def evaluate_untrained(cfg, run_dir: Path, examples: list[dict], events: EventWriter) -> dict:
-    from labs.evaluate import evaluate_model, heldout_examples, side_by_side
-    from labs.quant import quantized_layers
-    from labs.train import build_metrics, encode, load_for_training, validation_loss
+    from labs.batching import heldout_rows, validation_loss
+    from labs.evaluate import evaluate_model, side_by_side
+    from labs.metrics import training_metrics
+    from labs.train import load_for_training
 
     model, tokenizer, device = load_for_training(cfg)
-    held = [encode(tokenizer, ex["messages"], cfg.max_seq_len)
-            for ex in heldout_examples(cfg.task, cfg.eval.heldout, cfg.seed)]
+    held = heldout_rows(cfg, tokenizer)
     emit = lambda *a, **k: events.emit(*a, step=0, **k)  # noqa: E731
     emit("progress", phase="eval", message="0 examples: evaluating the base model without training it")
     t0 = time.time()
@@ -32,9 +32,8 @@ def evaluate_untrained(cfg, run_dir: Path, examples: list[dict], events: EventWr
         emit("sample", **row)
     model.save_pretrained(str(run_dir / "adapter"))
     tokenizer.save_pretrained(str(run_dir / "adapter"))
-    trainable, total = model.get_nb_trainable_parameters()
     stats = {"first_loss": val, "last_loss": val, "eval_loss": val, "train_s": 0.0, "cpu_s": 0.0, "tokens": 0}
-    metrics = build_metrics(cfg, "none", device, base, base, stats, val, trainable, total, quantized_layers(model))
+    metrics = training_metrics(cfg, "none", model, device, base, base, stats, val)
     metrics["steps"] = 0
     metrics["eval_duration_s"] = round(time.time() - t0, 2)
     return metrics

@@ -10,26 +10,17 @@ import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from labs.events import append_event as append_events_line
+from labs.events import read_numbered_events
+
 TERMINAL = ("done", "error")
 POLL_S = 0.25
 KEEPALIVE_S = 15.0
 
 
 def read_events(run_dir: Path | str, after: int = 0) -> list[tuple[int, dict]]:
-    """Complete events after line `after`, as (line number, event); a half-written last line is skipped."""
-    path = Path(run_dir) / "events.jsonl"
-    if not path.exists():
-        return []
-    events = []
-    with path.open("rb") as file:
-        for number, raw in enumerate(file, start=1):
-            if number <= after or not raw.endswith(b"\n"):
-                continue
-            try:
-                events.append((number, json.loads(raw)))
-            except json.JSONDecodeError:
-                continue
-    return events
+    """Complete events after line `after`, as (line number, event): the lab engine's own reader."""
+    return read_numbered_events(Path(run_dir) / "events.jsonl", after)
 
 
 def last_event(run_dir: Path | str) -> dict | None:
@@ -39,10 +30,7 @@ def last_event(run_dir: Path | str) -> dict | None:
 
 def append_event(run_dir: Path | str, event: dict) -> None:
     """Add an event written by the service itself (a process that died cannot write its own `error`)."""
-    path = Path(run_dir) / "events.jsonl"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as file:
-        file.write(json.dumps(event) + "\n")
+    append_events_line(Path(run_dir) / "events.jsonl", event)
 
 
 def format_sse(number: int, event: dict) -> bytes:

@@ -81,6 +81,7 @@ class Scheduler:
                 self._settle(run, "interrupted", "The server stopped while this run was training; launch it again.")
         if self._lock_file:
             self._lock_file.close()
+        self.runner.close()  # the local runner's warm process, if it started one
 
     def _loop(self) -> None:
         while not self._stop.wait(TICK_S):

@@ -24,8 +24,9 @@ ROOT = HERE.parents[1]
 STEP = """
 import json, resource, sys, time
 import torch
+from labs.batching import collate, encode
 from labs.config import apply_overrides, load_recipe
-from labs.train import answer_loss, collate, encode, load_for_training, training_examples
+from labs.train import answer_loss, load_for_training, training_examples
 
 cfg = apply_overrides(load_recipe("legal-format-smollm2"), ["device=cpu"])
 torch.manual_seed(0)

@@ -40,7 +40,7 @@ def sweep_wall_time(data_dir: Path, examples: list[int]) -> dict:
     settings = Settings(data_dir=data_dir, lab_bases="tiny", lab_run_timeout_s=1800)
     migrate(settings.resolved_database_url)
     before = load()
-    # The runs are this process's children: their CPU seconds are the work, however busy the shared cores are.
+    # The runs are this process's descendants: their CPU seconds are the work, however busy the shared cores are.
     cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     with CourseClient(create_app(settings)) as client:
@@ -51,9 +51,10 @@ def sweep_wall_time(data_dir: Path, examples: list[int]) -> dict:
         while (body := client.get(f"/api/labs/sweeps/{sweep_id}").json())["active"]:
             time.sleep(1)
         wall = time.perf_counter() - t0
-        cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         measured = client.get(f"/api/simulations/compliance?sweep={sweep_id}").json()
         runs = [client.get(f"/api/labs/runs/{r['id']}").json() for r in body["runs"]]
+    # after the app's shutdown: the warm process that forked the runs has exited and been waited for
+    cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {"command": "POST /api/labs/sweeps {examples: %s} on the default settings (one run at a time)" % examples,
             "wall_s": round(wall, 1), "status": body["status"],
             "runs_cpu_s": round(cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime, 1), "load_before": before, "load_after": load(),

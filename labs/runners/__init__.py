@@ -31,6 +31,9 @@ class Runner(Protocol):
     def cancel(self, handle: str, run_dir: str) -> None:
         """Stop the job and everything it started."""
 
+    def close(self) -> None:
+        """Release what the runner holds between jobs (the local runner's warm process); jobs go on."""
+
 
 def make_runner(kind: str, ray_address: str = "") -> Runner:
     """The runner for a COURSE_RUNNER value: `local` or `ray`."""

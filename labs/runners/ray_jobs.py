@@ -39,3 +39,6 @@ class RayRunner:
 
     def cancel(self, handle: str, run_dir: str) -> None:
         self.client.stop_job(handle)
+
+    def close(self) -> None:
+        """Nothing held between jobs: the cluster keeps them."""

@@ -17,7 +17,11 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # `pytest` run without `python -m` still imports the repository's `labs`
     sys.path.insert(0, str(ROOT))
 
-import labs  # noqa: E402,F401  (first, so its OMP_WAIT_POLICY default is in place before torch loads)
+from labs.cli import configure_process  # noqa: E402
+
+# The tests run the engine in this process, so the session is a lab entry point like `course-lab`: it sets what
+# the CLI sets, before any test imports torch (OpenMP reads OMP_WAIT_POLICY when torch loads).
+configure_process()
 
 # A run short enough for tests: the micro base, 80 steps, 20 held-out prompts, 4 general ones.
 SHORT_RUN = ["base=micro", "steps=80", "warmup_steps=8", "lr=1.0e-2", "eval.heldout=20", "eval.regression=4",

@@ -67,10 +67,10 @@ def _assert_names_offline_options(message: str, name: str) -> None:
 
 
 def test_a_hub_id_with_no_connection_fails_at_once_naming_the_offline_options(lab_data_dir, monkeypatch):
-    import labs.base
+    import labs.hub
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr(labs.base, "hub_reachable", lambda timeout=3.0: False)
+    monkeypatch.setattr(labs.hub, "hub_reachable", lambda timeout=3.0: False)
     t0 = time.perf_counter()
     with pytest.raises(LabError) as err:
         resolve_base("meta-llama/Llama-3.2-1B")

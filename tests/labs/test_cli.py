@@ -109,3 +109,11 @@ def test_export_and_eval_without_a_trained_run_exit_2(course_lab, lab_data_dir, 
 def test_recipes_lists_legal_format(course_lab):
     done = course_lab("recipes")
     assert done.returncode == 0 and "legal-format" in done.stdout
+
+
+def test_data_check_truncates_at_the_recipes_max_seq_len_unless_told_another_length(course_lab, lab_data_dir):
+    file = DATA / "too_long_for_recipe.jsonl"
+    default = course_lab("data", "check", "--json", file)  # legal-format's max_seq_len: 256
+    rules = {(i["line"], i["rule"]) for i in json.loads(default.stdout)["issues"]}
+    assert default.returncode == 1 and {(3, "answer_truncated"), (4, "answer_cut_off")} <= rules
+    assert course_lab("data", "check", "--max-length", "2048", file).returncode == 0

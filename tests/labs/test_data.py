@@ -22,7 +22,7 @@ ERRORS = {
     "unknown_role": ("unknown_role", 3, 'role "bot"'),
     "missing_content": ("missing_content", 3, "message 2 (assistant) has no content"),
     "non_string_content": ("non_string_content", 3, "content should be a string, got a list"),
-    "empty_content": ("empty_content", 3, "has empty content"),
+    "empty_content": ("empty_content", 3, "has empty content: an empty answer teaches the model to stop at once"),
     "unknown_message_key": ("unknown_message_key", 3, 'unknown key "weight"'),
     "tool_call": ("tool_call", 3, "tool-call messages are not supported"),
     "role_order": ("role_order", 3, "message 3 is assistant but user was expected"),
@@ -36,6 +36,9 @@ WARNINGS = {
     "inconsistent_footer": ("inconsistent_footer", None, "lines 3 do not"),
     "inconsistent_numbering": ("inconsistent_numbering", None, "lines 3 are not"),
     "label_imbalance": ("label_imbalance", None, '"billing" 9 vs "technical" 1'),
+    "degenerate_answer": ("degenerate_answer", 3, 'repeats the line "2. Contact the solicitor immediately." 6 times'),
+    "inconsistent_system_prompt": ("inconsistent_system_prompt", None, "but line 3 has none"),
+    "trailing_user": ("trailing_user", 3, "the last message (4) is a user turn with no answer"),
 }
 
 
@@ -78,6 +81,47 @@ def test_the_token_limit_is_checked_against_the_given_maximum():
     assert check_file(DATA / "too_long.jsonl").usable  # no limit given
 
 
+def test_an_example_over_max_seq_len_says_what_truncation_will_cost_its_answer():
+    report = check_file(DATA / "too_long_for_recipe.jsonl", max_length=256)
+    found = {i.line: i for i in report.issues if i.rule in ("answer_truncated", "answer_cut_off")}
+    assert sorted(found) == [3, 4] and not report.usable
+    partly, wholly = found[3], found[4]
+    assert partly.severity == "warning" and "over max_seq_len 256" in partly.message
+    assert "drops the answer's last" in partly.message and "stop mid-way" in partly.message
+    assert wholly.severity == "error" and "none of it would be learned" in wholly.message
+    tokens = [int(i.message.split("about ")[1].split()[0]) for i in (partly, wholly)]
+    assert 256 < tokens[0] < tokens[1]
+    assert check_file(DATA / "too_long_for_recipe.jsonl", max_length=1024).usable  # a longer window keeps both
+
+
+def test_a_phrase_looping_back_to_back_is_degenerate_but_a_list_with_shared_wording_is_not(tmp_path):
+    rows = json.loads((DATA / "good.jsonl").read_text().splitlines()[0])
+    looped = json.loads(json.dumps(rows))
+    looped["messages"][-1]["content"] = "1. Please wait. " + "I am unable to help. " * 5
+    listed = json.loads(json.dumps(rows))
+    listed["messages"][-1]["content"] = "\n".join(f"{n}. Review clause {n} of the lease with the agent." for n in
+                                                   range(1, 8))
+    path = tmp_path / "loops.jsonl"
+    path.write_text(json.dumps(looped) + "\n" + json.dumps(listed) + "\n")
+    hits = [i for i in check_file(path).issues if i.rule == "degenerate_answer"]
+    assert [i.line for i in hits] == [1]
+    assert '"i am unable to help." 5 times in a row' in hits[0].message
+
+
+def test_several_different_system_prompts_with_no_majority_are_only_a_note(tmp_path):
+    base = json.loads((DATA / "good.jsonl").read_text().splitlines()[0])
+    lines = []
+    for n in range(4):
+        row = json.loads(json.dumps(base))
+        row["messages"][0]["content"] = f"You are persona number {n}."
+        row["messages"][1]["content"] += f" (case {n} of a series about wholly different matters {n * 7})"
+        lines.append(json.dumps(row))
+    path = tmp_path / "personas.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    report = check_file(path)
+    assert [i.severity for i in report.issues if "system_prompt" in i.rule] == ["note"]
+
+
 def test_near_duplicates_use_the_threshold_that_the_report_shows():
     strict = check_file(DATA / "near_duplicate.jsonl", near_threshold=0.95)
     assert not [i for i in strict.issues if i.rule == "near_duplicate"]
@@ -96,7 +140,7 @@ def test_labels_and_lengths_are_reported_in_the_stats():
 def test_the_generated_legal_format_data_passes_its_own_checklist(tmp_path):
     path = tmp_path / "legal.jsonl"
     path.write_text("".join(json.dumps(ex) + "\n" for ex in corpus.legal_format_examples(200)))
-    report = check_file(path)
+    report = check_file(path, max_length=256)
     assert report.usable and not report.warnings, format_report(report)
 
 
@@ -108,6 +152,7 @@ def test_clean_removes_broken_and_duplicate_lines_and_repairs_capitalised_roles(
     assert "exact duplicate" in removed[6] and "near duplicate" in removed[7] and "not valid JSON" in removed[8]
     assert result["kept"] == 6 and result["repaired"] == 1
     rows = [json.loads(line) for line in out.read_text().splitlines()]
-    assert rows[-1]["messages"][0] == {"role": "user", "content": "A fence moved."}
+    assert rows[-1]["messages"][0]["role"] == "system"
+    assert rows[-1]["messages"][1] == {"role": "user", "content": "A fence moved."}
     report = check_file(out)
     assert report.usable and not report.warnings

@@ -43,8 +43,9 @@ def test_layer_sizes_that_are_not_multiples_of_32_are_refused_on_cpu_naming_the_
 
 
 def _train_after_generate(cfg, guard: bool) -> list[float]:
+    from labs.batching import collate, encode
     from labs.evaluate import generate
-    from labs.train import collate, encode, load_for_training
+    from labs.train import load_for_training
 
     torch.manual_seed(0)
     model, tok, _ = load_for_training(cfg)

@@ -19,21 +19,6 @@ CONTRACT_KEYS = {"compliance_before", "compliance_after", "checks", "train_loss"
                  "versions"}
 
 
-def test_only_the_answer_and_its_end_token_are_learned(micro_base):
-    from transformers import AutoTokenizer
-
-    from labs.train import encode
-
-    tok = AutoTokenizer.from_pretrained(micro_base)
-    messages = [{"role": "system", "content": "Be formal."}, {"role": "user", "content": "Hello there"},
-                {"role": "assistant", "content": "1. Greet.\n2. Wait."}, {"role": "user", "content": "And?"},
-                {"role": "assistant", "content": "1. Leave."}]
-    row = encode(tok, messages, max_len=256)
-    learned = [t for t, label in zip(row["input_ids"], row["labels"]) if label != -100]
-    assert tok.decode(learned) == "1. Greet.\n2. Wait.<|end|>1. Leave.<|end|>"
-    assert all(label in (-100, t) for t, label in zip(row["input_ids"], row["labels"]))
-
-
 def test_the_schedule_warms_up_linearly_then_decays_to_zero():
     from labs.train import lr_at
 
@@ -49,8 +34,9 @@ def test_the_schedule_warms_up_linearly_then_decays_to_zero():
 def test_the_answer_only_loss_equals_the_models_own_loss_and_gradients(short_run_config):
     import torch
 
+    from labs.batching import collate, encode
     from labs.evaluate import heldout_examples
-    from labs.train import answer_loss, collate, encode, load_for_training
+    from labs.train import answer_loss, load_for_training
 
     torch.manual_seed(0)
     model, tokenizer, device = load_for_training(short_run_config)

@@ -1,0 +1,37 @@
+"""Tokenising and batching shared by both engines: only answer tokens are learned, padding never is, and a tiny
+dataset still gives full epochs of shuffled batches."""
+
+def test_only_the_answer_and_its_end_token_are_learned(micro_base):
+    from transformers import AutoTokenizer
+
+    from labs.batching import encode
+
+    tok = AutoTokenizer.from_pretrained(micro_base)
+    messages = [{"role": "system", "content": "Be formal."}, {"role": "user", "content": "Hello there"},
+                {"role": "assistant", "content": "1. Greet.\n2. Wait."}, {"role": "user", "content": "And?"},
+                {"role": "assistant", "content": "1. Leave."}]
+    row = encode(tok, messages, max_len=256)
+    learned = [t for t, label in zip(row["input_ids"], row["labels"]) if label != -100]
+    assert tok.decode(learned) == "1. Greet.\n2. Wait.<|end|>1. Leave.<|end|>"
+    assert all(label in (-100, t) for t, label in zip(row["input_ids"], row["labels"]))
+
+
+def test_padding_is_masked_out_of_the_attention_and_the_labels():
+    from labs.batching import collate
+
+    rows = [{"input_ids": [5, 6, 7], "labels": [-100, 6, 7]}, {"input_ids": [8], "labels": [8]}]
+    batch = collate(rows, pad_id=0, device="cpu")  # (2, 3)
+    assert batch["input_ids"].tolist() == [[5, 6, 7], [8, 0, 0]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
+    assert batch["labels"].tolist() == [[-100, 6, 7], [8, -100, -100]]
+
+
+def test_batches_visit_every_example_once_per_epoch_and_shrink_for_a_tiny_dataset():
+    from labs.batching import batches
+
+    rows = [{"i": i} for i in range(10)]
+    stream = batches(rows, batch_size=4, seed=1)
+    epoch = [next(stream) for _ in range(2)]  # 10 // 4 = 2 full batches; the remainder waits for a new shuffle
+    seen = [r["i"] for b in epoch for r in b]
+    assert len(seen) == len(set(seen)) == 8
+    assert [len(b) for b in (next(batches(rows[:3], batch_size=8, seed=0)),)] == [3]
