@@ -12,7 +12,7 @@ import json
 import time
 from pathlib import Path
 
-from labs import LabError, corpus, data_dir
+from labs import corpus, data_dir
 
 STEPS = 60  # as legal-format: ~2.4 epochs of its 200 examples at batch 8
 LR = 1e-3  # Adam on one full matrix; LoRA's 3e-3 would overshoot without the low-rank constraint
@@ -88,9 +88,3 @@ def save_adapter_update(model, run_dir: Path) -> None:
     np.save(Path(run_dir) / "adapter_update.npy", update)
     (Path(run_dir) / "adapter_update.json").write_text(json.dumps({"layer": name, "r": int(a.shape[0])}))
 
-
-def require_built(base: str) -> Path:
-    out = artefact_dir(base)
-    if not (out / "delta_w.npy").exists():
-        raise LabError(f"no real ΔW for base {base!r} yet; run `course-lab base delta-w --name {base}`")
-    return out
