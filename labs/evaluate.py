@@ -124,12 +124,13 @@ def evaluate_model(model, tokenizer, cfg, emit=None, label: str = "after") -> di
     held = heldout_examples(cfg.task, cfg.eval.heldout, cfg.seed)
     prompts = [ex["messages"][:-1] for ex in held]
     ev = cfg.eval
-    greedy = generate(model, tokenizer, prompts, ev.max_new_tokens, batch_size=ev.batch_size)
+    regression_prompts = [ex["messages"] for ex in corpus.regression_prompts(ev.regression, cfg.seed)]
+    # The general prompts ride in the held-out prompts' greedy batches: for a small model a decoding step costs
+    # about the same for 12 rows or 62, so one call instead of two takes a third off the evaluation.
+    both = generate(model, tokenizer, prompts + regression_prompts, ev.max_new_tokens, batch_size=ev.batch_size)
+    greedy, regression = both[: len(prompts)], both[len(prompts):]
     sampled = generate(model, tokenizer, prompts, ev.max_new_tokens, sample=True, temperature=ev.temperature,
                        top_p=ev.top_p, batch_size=ev.batch_size, seed=cfg.seed)
-    regression_prompts = [ex["messages"] for ex in corpus.regression_prompts(ev.regression, cfg.seed)]
-    regression = generate(model, tokenizer, regression_prompts, ev.max_new_tokens, batch_size=ev.batch_size) \
-        if regression_prompts else []
     result = {
         "greedy": score(greedy, cfg.task), "sampled": score(sampled, cfg.task),
         "relevance": relevance.score(greedy, corpus.heldout_topics(cfg.eval.heldout, cfg.seed)),

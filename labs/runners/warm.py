@@ -12,6 +12,7 @@ reaping it, so the runner can tell "killed by SIGKILL" from "gone". It exits whe
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -46,6 +47,11 @@ def serve(socket_path: str) -> None:
     import labs.metrics  # noqa: F401
     import labs.train  # noqa: F401
     import yaml  # noqa: F401
+
+    # The imports left a large heap that no child will free. Frozen, the children's collector never walks it: no
+    # full collections over it, and no copy-on-write of its pages just to mark them.
+    gc.collect()
+    gc.freeze()
 
     parent = os.getppid()
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
