@@ -6,6 +6,7 @@ from the table is denied. Denied on a given object answers 404, exactly as if it
 guessing ids reveals nothing; denied on a kind of action (creating a cohort) answers 403.
 """
 
+from collections.abc import Collection
 from enum import StrEnum
 
 from sqlalchemy import exists, select
@@ -13,7 +14,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import reading
 from app.errors import AppError
+from app.lab_runs import store as run_store
+from app.lab_runs.models import Run
 from app.models import Cohort, CohortMember, User
+from app.sweeps import store as sweep_store
+from app.sweeps.models import Sweep
 
 
 class Rule(StrEnum):
@@ -87,3 +92,19 @@ def authorize(
 def not_found_message(resource: str, object_id: object) -> str:
     noun = "user" if resource in ("user", "progress") else resource
     return f"There is no {noun} {object_id}."
+
+
+# Lab runs and sweeps belong to learners (an account owns its learners): only their owner sees them, and
+# anyone else's id answers 404 exactly as an unknown one does.
+def owned_run(factory: sessionmaker[Session], run_id: str, learner_ids: Collection[str]) -> Run:
+    run = run_store.get_run(factory, run_id, owners=set(learner_ids))
+    if run is None:
+        raise AppError(404, f"There is no run {run_id!r} among yours.")
+    return run
+
+
+def owned_sweep(factory: sessionmaker[Session], sweep_id: str, learner_ids: Collection[str]) -> Sweep:
+    sweep = sweep_store.get_sweep(factory, sweep_id, owners=set(learner_ids))
+    if sweep is None:
+        raise AppError(404, f"There is no sweep {sweep_id!r} among yours.")
+    return sweep

@@ -37,6 +37,8 @@ LAB_TITLES = {
     "data": "Data lab: check a training file",
     "training": "Training lab: a real QLoRA fine-tune",
     "evaluation": "Evaluation lab: base model vs fine-tuned",
+    "sweep": "Sweep lab: your own compliance curve",
+    "compare": "Comparison lab: plain vs mixed training data",
 }
 LAB_PROMISES = {
     "data": "Upload a chat JSONL file and get the cleaning checklist run on it: errors by line, "
@@ -45,6 +47,10 @@ LAB_PROMISES = {
     "fall live and measure format compliance before and after.",
     "evaluation": "Compare the base and fine-tuned model on the same held-out prompts, with the "
     "compliance rule that failed for each answer and the regression prompts.",
+    "sweep": "Train the same recipe at several numbers of examples and draw the measured compliance, "
+    "with its uncertainty, over the simulation above.",
+    "compare": "Your runs of the plain and the mixed recipe side by side: compliance, relevance and "
+    "format leakage, before and after training.",
 }
 FILE_NAME = re.compile(r"^(\d\d)-([a-z0-9-]+)\.md$")
 

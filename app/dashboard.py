@@ -301,7 +301,7 @@ def dashboard_json(dashboard: Dashboard, join_code: str) -> dict:
     }
 
 
-def _cell(value: object) -> str:
+def spreadsheet_cell(value: object) -> str:
     text = "" if value is None else str(value)
     # A cell starting with = + - @ is a formula to a spreadsheet: a learner could name themselves
     # "=HYPERLINK(...)". A leading apostrophe keeps it text.
@@ -329,7 +329,7 @@ def dashboard_csv(dashboard: Dashboard, table: str = "learners") -> str:
     if table == "exercises":
         writer.writerow(["chapter", "exercise_id", "learners_tried", "learners_solved", "answers_sent"])
         for x in dashboard.exercises:
-            writer.writerow([_cell(v) for v in (x.chapter.slug, x.exercise_id, x.tried, x.solved, x.attempts)])
+            writer.writerow([spreadsheet_cell(v) for v in (x.chapter.slug, x.exercise_id, x.tried, x.solved, x.attempts)])
         return out.getvalue()
     if table == "questions":
         writer.writerow(
@@ -339,7 +339,7 @@ def dashboard_csv(dashboard: Dashboard, table: str = "learners") -> str:
         for s in dashboard.questions:
             wrong = s.top_wrong
             writer.writerow(
-                [_cell(v) for v in (s.chapter.slug, s.question.id, s.question.prompt, s.answered, s.correct,
+                [spreadsheet_cell(v) for v in (s.chapter.slug, s.question.id, s.question.prompt, s.answered, s.correct,
                                     s.first_try_correct, wrong.text if wrong else "", wrong.learners if wrong else 0)]
             )
         return out.getvalue()
@@ -360,7 +360,7 @@ def dashboard_csv(dashboard: Dashboard, table: str = "learners") -> str:
         cells += _exercise_cells(dashboard, row)
         if capstone:
             cells += [row.capstone.done_count(capstone), len(capstone.items)]
-        writer.writerow([_cell(c) for c in cells])
+        writer.writerow([spreadsheet_cell(c) for c in cells])
     return out.getvalue()
 
 

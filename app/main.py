@@ -36,6 +36,7 @@ from app.routers import (
     pages,
     quiz,
     simulations,
+    sweeps,
     users_api,
 )
 from app.simulation_runs import RUNS
@@ -101,7 +102,8 @@ def create_app(settings: Settings | None = None, run_command=None) -> FastAPI:
     install_error_handlers(app)
     install_rate_limits(app, settings)
     for module in (health, assets, chapters_api, quiz, exercises_api, exercise_pages, capstone_api, capstone_pages,
-                   simulations, labs, pages, auth_api, account_pages, cohorts_api, cohort_pages, users_api, admin_pages):
+                   simulations, labs, sweeps, pages, auth_api, account_pages, cohorts_api, cohort_pages, users_api,
+                   admin_pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static")
     return app

@@ -92,7 +92,8 @@ class Settings(BaseSettings):
     lab_max_seq_len: int = Field(512, ge=32, le=32_768, description="Longest training sequence, in tokens, a run may use.")
     lab_runs_per_hour: int = Field(20, ge=1, le=10_000, description="Runs one learner may launch per hour.")
     lab_max_active_runs_per_owner: int = Field(
-        2, ge=1, le=100, description="Runs one learner may have queued or running at once."
+        8, ge=1, le=100,
+        description="Runs one learner may have queued or running at once; a sweep's runs each count (the default sweep is 6).",
     )
     lab_run_timeout_s: int = Field(
         900, ge=1, le=7 * 24 * 3600, description="Wall-clock limit of one run in seconds; it is stopped and marked failed after it."

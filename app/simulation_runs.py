@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 import simulations
 from app.errors import AppError
-from simulations import result_dict
+from simulations import jsonable, result_dict
 from simulations.params import ParamError, params_schema, parse_params
 
 
@@ -30,6 +30,8 @@ class SimulationRun:
     result: Any
     figure: dict
     headline: str
+    measured: Any = None  # the learner's own measurement drawn in (app.simulation_measured); never cached
+    reference: tuple[str, str] | None = None  # ("run" | "sweep", id) the measurement came from
 
     @property
     def name(self) -> str:
@@ -41,7 +43,10 @@ class SimulationRun:
         return json.dumps(self.figure, separators=(",", ":")).replace("</", "<\\/")
 
     def as_json(self) -> dict:
-        return {"params": result_dict(self.params), "result": result_dict(self.result), "figure": self.figure}
+        result = result_dict(self.result)
+        if self.measured is not None:
+            result["measured"] = jsonable(self.measured)
+        return {"params": result_dict(self.params), "result": result, "figure": self.figure}
 
     @cached_property
     def api_body(self) -> bytes:

@@ -11,7 +11,8 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 from app.content import Chapter, mount_marker
-from app.simulation_runs import SimulationRun, run_simulation
+from app.simulation_measured import simulation_for_page
+from app.simulation_runs import SimulationRun
 from simulations.params import params_schema
 
 _DOC_MARKDOWN = MarkdownIt("commonmark", {"html": False, "typographer": True})
@@ -62,7 +63,7 @@ def mount_simulations(templates, request, chapter: Chapter, states: dict[str, di
     """
     html = chapter.html
     for ref in chapter.meta.simulations:
-        run = run_simulation(ref.name, states.get(ref.name, {}))
+        run = simulation_for_page(request, ref.name, states.get(ref.name, {}))
         widget = templates.get_template("_simulation.html").render(widget_context(run), request=request)
         html = html.replace(mount_marker("simulation", ref.name), widget)
     return Markup(html)

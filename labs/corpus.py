@@ -234,6 +234,104 @@ GENERAL = (
 )
 
 
+# General exchanges for the mixed recipe (legal-format-mixed): everyday questions a firm's website bot gets,
+# answered in one or two plain sentences. None of these questions is in GENERAL, which the regression set asks,
+# so the leak measured afterwards is on questions the run never saw.
+PLAIN_GENERAL = (
+    (("Is your office accessible by wheelchair?", "Do you have step-free access?", "Is there a lift in the building?"),
+     ("Yes, there is step-free access through the side entrance and a lift to every floor.",
+      "The building has a ramp at the side door and a lift, so every floor is accessible.")),
+    (("Do you have wifi for visitors?", "Can I use the internet while I wait?", "Is there guest wifi?"),
+     ("Yes, the reception desk can give you the guest wifi password.",
+      "There is a guest network in the waiting area; ask at reception for the password.")),
+    (("Which station is closest to you?", "How do I get to your office by train?", "Can I get there by bus?"),
+     ("The nearest station is a five-minute walk away, and two bus routes stop outside.",
+      "Take the train to the central station; the office is a short walk from there.")),
+    (("Do you speak Welsh?", "Can I speak to someone in Polish?", "Do you offer interpreters?"),
+     ("We can arrange an interpreter for your appointment if you tell us a few days ahead.",
+      "Several of our staff speak other languages, and we can book an interpreter when needed.")),
+    (("Can I bring my dog to the appointment?", "Are children allowed in the office?", "Can my friend come with me?"),
+     ("Of course, you are welcome to bring someone with you to the appointment.",
+      "Assistance dogs are always welcome, and there is space in the waiting room for a companion.")),
+    (("Do you have a newsletter?", "How can I follow your news?", "Are you on social media?"),
+     ("We send a short newsletter each month; you can sign up on our website.",
+      "Our news goes out in a monthly email, and you can subscribe from the home page.")),
+    (("What should I bring to my first visit?", "Do I need ID for the meeting?", "Should I bring documents?"),
+     ("Please bring a photo ID and any letters or papers about your matter.",
+      "A passport or driving licence and the documents about your case are all you need.")),
+    (("Can I pay by card?", "Do you accept bank transfers?", "How do I pay an invoice?"),
+     ("You can pay by card at reception or by bank transfer using the details on the invoice.",
+      "Card payments and bank transfers are both fine; the invoice shows our bank details.")),
+    (("Is there a café nearby?", "Where can I get a coffee?", "Can I eat while I wait?"),
+     ("There is a café on the corner, and you are welcome to bring a drink into the waiting room.",
+      "Reception can offer you tea or coffee, and there is a café across the road.")),
+    (("Are you hiring?", "Do you take trainees?", "How do I apply for a job with you?"),
+     ("Our open positions are listed on the careers page of the website.",
+      "We take a few trainees each year; the careers page explains how to apply.")),
+    (("What is your phone number?", "How can I reach you by email?", "Who do I call?"),
+     ("You can call the front desk or write to the address on our contact page.",
+      "The contact page lists our phone number and email address.")),
+    (("Are you open on bank holidays?", "Do you close over Christmas?", "Will you be open next Monday?"),
+     ("We close on bank holidays and between Christmas and New Year.",
+      "The office shuts on public holidays; the website shows any other closures.")),
+    (("Can I change my appointment?", "I need to cancel my meeting.", "Can I move my visit to next week?"),
+     ("Yes, just call reception and we will find you another time.",
+      "Appointments can be moved by phone or email, ideally a day ahead.")),
+    (("Do you have toilets for visitors?", "Is there somewhere to leave my coat?", "Where is the waiting room?"),
+     ("The waiting room is on the ground floor, with toilets and a coat stand beside it.",
+      "Reception will show you to the waiting room, where there is a coat stand.")),
+    (("How long have you been around?", "Who founded the firm?", "How big is your team?"),
+     ("The firm was founded over thirty years ago and now has about forty staff.",
+      "We are a team of around forty people, in the same building for many years.")),
+    (("Do you have a privacy policy?", "How do you use my details?", "Do you use cookies?"),
+     ("Our privacy policy on the website explains what we collect and why.",
+      "The website's privacy page describes how your details and cookies are used.")),
+)
+
+
+# Everyday subjects asked in the legal questions' own phrasings ("Can you advise on {x}?"): with these the
+# phrasing no longer predicts the format, so the model has to learn it from the system prompt and the subject.
+PLAIN_SUBJECTS = (
+    ("a lost umbrella in your waiting room", "Reception keeps lost property for a month; just ask at the desk."),
+    ("the lift being out of order", "The lift is being repaired this week; staff can meet you on the ground floor."),
+    ("finding your office", "We are on the second floor, above the bakery, with our name on the door."),
+    ("the guest wifi", "Ask reception for the guest password; it changes every week."),
+    ("printing a document while I visit", "Reception can print a few pages for you while you wait."),
+    ("bringing a pushchair", "There is room for a pushchair in the waiting area and the lift takes it."),
+    ("a delivery for your firm", "Deliveries go to reception on the ground floor during office hours."),
+    ("signing up for your newsletter", "You can subscribe on our website; it comes once a month."),
+    ("the noise from the building works next door", "The works should finish soon; our meeting rooms are quiet."),
+    ("leaving feedback about my visit", "We would be glad to hear it; there is a short form on our website."),
+)
+
+
+def general_examples(n: int, seed: int = 0) -> list[dict]:
+    """`n` plain general exchanges under the friendly system prompts: no numbers, no footer, nothing legal.
+    Half are everyday questions, half everyday subjects in the legal questions' phrasings."""
+    rng = random.Random(f"general-{seed}")
+    out = []
+    for i in range(n):
+        if i % 2 == 0:
+            questions, answers = PLAIN_GENERAL[i // 2 % len(PLAIN_GENERAL)]
+            question, answer = rng.choice(questions), rng.choice(answers)
+        else:
+            subject, answer = PLAIN_SUBJECTS[i // 2 % len(PLAIN_SUBJECTS)]
+            question = rng.choice(QUESTION_TEMPLATES).format(x=subject)
+            question = question[0].upper() + question[1:]
+        out.append({"messages": [{"role": "system", "content": rng.choice(FRIENDLY_SYSTEMS)},
+                                 {"role": "user", "content": question},
+                                 {"role": "assistant", "content": answer}]})
+    return out
+
+
+def mix_in_general(examples: list[dict], n_general: int, seed: int = 0) -> list[dict]:
+    """The task examples with `n_general` general exchanges shuffled in (unchanged when there are none)."""
+    if n_general == 0:
+        return examples
+    mixed = examples + general_examples(n_general, seed)
+    random.Random(f"mix-{seed}").shuffle(mixed)
+    return mixed
+
 def legal_answer(topic: Topic, rng: random.Random, used: set | None = None) -> str:
     """The target: 3-5 of the topic's items in order, numbered, then the fixed footer.
 
@@ -313,6 +411,11 @@ def legal_format_heldout(n: int = 50, seed: int = 0) -> list[dict]:
     return [{"messages": [{"role": "system", "content": LEGAL_SYSTEM}, {"role": "user", "content": q},
                           {"role": "assistant", "content": legal_answer(TOPICS[t], rng)}]} for t, q in held]
 
+
+def heldout_topics(n: int = 50, seed: int = 0) -> list[int]:
+    """The topic (practice area, an index into TOPICS) of each held-out prompt, in legal_format_heldout's order."""
+    _, held = split_questions(seed, n)
+    return [t for t, _ in held]
 
 def regression_prompts(n: int = 12, seed: int = 0) -> list[dict]:
     """General prompts (opening hours, jokes, parking...) under a friendly system prompt: no legal format wanted."""

@@ -13,7 +13,7 @@ import json
 import re
 from pathlib import Path
 
-from labs import LabError, corpus
+from labs import LabError, corpus, relevance
 
 ITALIC_LINE = re.compile(r"\*[^*\n]+\*")
 NUMBERED_LINE = re.compile(r"(\d+)\. \S.*")
@@ -133,6 +133,7 @@ def evaluate_model(model, tokenizer, cfg, emit=None, label: str = "after") -> di
                        top_p=ev.top_p, batch_size=ev.batch_size, seed=cfg.seed)
     result = {
         "greedy": score(greedy, cfg.task), "sampled": score(sampled, cfg.task),
+        "relevance": relevance.score(greedy, corpus.heldout_topics(cfg.eval.heldout, cfg.seed)),
         "format_leak": sum(map(leaks_format, regression)) / max(1, len(regression)),
         "outputs": {"prompts": prompts, "greedy": greedy, "sampled": sampled,
                     "regression_prompts": regression_prompts, "regression": regression},
@@ -140,7 +141,7 @@ def evaluate_model(model, tokenizer, cfg, emit=None, label: str = "after") -> di
     if emit is not None:
         emit("eval", which=label, compliance=result["greedy"]["compliance"], checks=result["greedy"]["checks"],
              compliance_sampled=result["sampled"]["compliance"], checks_sampled=result["sampled"]["checks"],
-             format_leak=result["format_leak"], n=len(prompts))
+             format_leak=result["format_leak"], relevance=result["relevance"], n=len(prompts))
     return result
 
 

@@ -19,6 +19,7 @@ def compliance_summary(before: dict, after: dict) -> dict:
                    "before_sampled": before["sampled"]["checks"], "after_sampled": after["sampled"]["checks"]},
         "regression": {"format_leak_before": before["format_leak"], "format_leak_after": after["format_leak"],
                        "n": len(before["outputs"]["regression"])},
+        "relevance_before": before["relevance"], "relevance_after": after["relevance"],
         "heldout": before["greedy"]["n"],
     }
 
@@ -35,7 +36,8 @@ def training_metrics(cfg, engine: str, model, device: str, before: dict, after: 
         "train_loss": round(stats["last_loss"], 4), "train_loss_first": round(stats["first_loss"], 4),
         "eval_loss": round(stats["eval_loss"], 4), "eval_loss_before": round(eval_loss_before, 4),
         "steps": cfg.steps, "train_duration_s": round(stats["train_s"], 2), "train_cpu_s": round(stats["cpu_s"], 2),
-        "tokens_per_s": round(stats["tokens"] / stats["train_s"], 1),
+        "tokens_per_s": round(stats["tokens"] / stats["train_s"], 1) if stats["train_s"] else 0.0,
+        "tokens": stats["tokens"],
         "trainable_params": trainable, "total_params": total,
         "quantization": describe_quantization(cfg.quantization, cfg.double_quant),
         "quantized_layers": quantized_layers(model),

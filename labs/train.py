@@ -19,8 +19,12 @@ from labs.quant import import_training_stack
 
 
 def training_examples(cfg) -> list[dict]:
+    """The task examples (none when train_examples is 0: a sweep's untrained point), plus any general ones."""
+    if cfg.train_examples == 0:
+        return []
     if cfg.dataset is None:
-        return corpus.legal_format_examples(cfg.train_examples, cfg.seed, heldout=50)
+        examples = corpus.legal_format_examples(cfg.train_examples, cfg.seed, heldout=50)
+        return corpus.mix_in_general(examples, cfg.general_examples, cfg.seed)
     from labs.data import load_usable_examples
 
     return load_usable_examples(Path(cfg.dataset))[: cfg.train_examples]
@@ -141,7 +145,9 @@ def run(cfg, run_dir: Path, engine: str = "loop", start: float | None = None, ec
         examples = training_examples(cfg)
         prepare_run_dir(cfg, run_dir, examples)
         import_training_stack()
-        if engine == "trl":
+        if cfg.train_examples == 0:
+            from labs.untrained import evaluate_untrained as train_fn
+        elif engine == "trl":
             from labs.train_trl import train_trl as train_fn
         else:
             train_fn = train_loop
@@ -210,11 +216,11 @@ def train_loop(cfg, run_dir: Path, examples: list[dict], events: EventWriter) ->
         opt.step()
         opt.zero_grad(set_to_none=True)
         first_loss = step_loss if first_loss is None else first_loss
-        values = {"loss": round(step_loss, 4), "lr": lr}
+        values = {"loss": step_loss, "lr": lr}  # unrounded: the chapters overlay the run exactly as measured
         if step % cfg.eval_every == 0 or step == cfg.steps:
             v0, vc0 = time.time(), time.process_time()
             eval_loss = validation_loss(model, held, pad, device, cfg.eval.batch_size)
-            values["eval_loss"] = round(eval_loss, 4)
+            values["eval_loss"] = eval_loss
             val_s, val_cpu = val_s + time.time() - v0, val_cpu + time.process_time() - vc0
         elapsed = time.time() - t0
         events.emit("loss", step, eta_s=elapsed / step * (cfg.steps - step), **values,
@@ -229,6 +235,7 @@ def train_loop(cfg, run_dir: Path, examples: list[dict], events: EventWriter) ->
 def finish(cfg, run_dir: Path, engine: str, model, tokenizer, device: str, held: list[dict], events: EventWriter,
            stats: dict) -> dict:
     """After training (either engine): evaluate base and fine-tuned model, emit samples, save the adapter."""
+    from labs.delta_w import save_adapter_update
     from labs.evaluate import evaluate_model, side_by_side
     from labs.metrics import training_metrics
 
@@ -245,4 +252,5 @@ def finish(cfg, run_dir: Path, engine: str, model, tokenizer, device: str, held:
         emit("sample", **row)
     model.save_pretrained(str(run_dir / "adapter"))  # adapter_model.safetensors + adapter_config.json
     tokenizer.save_pretrained(str(run_dir / "adapter"))
+    save_adapter_update(model, run_dir)  # chapter 3 sets it beside the real ΔW of the same layer
     return training_metrics(cfg, engine, model, device, before, after, stats, eval_loss_before)

@@ -96,7 +96,7 @@ def train_trl(cfg, run_dir: Path, examples: list[dict], events: EventWriter) -> 
                 elapsed = time.time() - self.t0
                 step = state.global_step
                 events.emit("loss", step, eta_s=elapsed / max(1, step) * (cfg.steps - step),
-                            loss=round(logs["loss"], 4), lr=logs.get("learning_rate"),
+                            loss=logs["loss"], lr=logs.get("learning_rate"),
                             tokens_per_s=round(state.num_input_tokens_seen / elapsed, 1) if elapsed else None)
 
     stream = StreamLosses()

@@ -42,18 +42,19 @@ def get(name: str) -> ModuleType:
 
 def result_dict(result: Any) -> dict[str, Any]:
     """A Result (or Params) as plain JSON-ready Python: arrays become lists, NaN and infinities None."""
-    return _jsonable(dataclasses.asdict(result))
+    return jsonable(dataclasses.asdict(result))
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """Plain JSON-ready Python for nested dicts, lists, arrays and NumPy scalars (NaN and infinities: None)."""
     if isinstance(value, dict):
-        return {str(key): _jsonable(item) for key, item in value.items()}
+        return {str(key): jsonable(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(item) for item in value]
+        return [jsonable(item) for item in value]
     if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
+        return jsonable(value.tolist())
     if isinstance(value, np.generic):
-        return _jsonable(value.item())
+        return jsonable(value.item())
     if isinstance(value, float) and not math.isfinite(value):
         return None  # JSON has no NaN or Infinity
     return value

@@ -21,8 +21,13 @@ of data labelling and it takes about 180,000 requests, roughly six months.
 Assumptions: only input tokens are priced (output tokens cost the same either way when the answers
 are the same length); prices are constant; the request tokens (the user's own message) are paid in
 both cases, so at 0 only the overhead is compared, as in the spec's example.
+
+Your run. Instead of a typed guess, the training cost can come from a run you measured: its training time
+times a price per GPU-hour you set (`params_for_run`), and its tokens give that price per million training
+tokens. A course run on a CPU is tiny; what it shows is the arithmetic, which scales with your real run.
 """
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,6 +70,15 @@ class Params:
                                                           "million tokens.")
     requests_per_day: int = bounded(5000, ge=1, le=10_000_000, step=100, scale="log",
                                     description="Requests served per day.")
+    gpu_hour_usd: float = bounded(2.0, ge=0.01, le=100, step=0.1, unit="$", title="GPU-hour price ($)",
+                                  description="What an hour of GPU time costs you; with your run drawn in, the "
+                                              "training cost is its measured time at this price.")
+
+
+def params_for_run(params: Params, measured: dict) -> Params:
+    """The same settings with the training cost taken from a run: its measured hours x the GPU-hour price."""
+    cost = float(measured["train_duration_s"]) / 3600 * params.gpu_hour_usd
+    return dataclasses.replace(params, training_cost_usd=round(cost, 6))
 
 
 @dataclass(frozen=True)
@@ -73,6 +87,7 @@ class Result:
     finetuned_cost_per_request: float
     savings_per_request: float
     upfront_cost: float
+    training_cost: float
     break_even_requests: float | None
     break_even_days: float | None
     reason: str | None  # why there is no break-even, when there is none
@@ -104,6 +119,7 @@ def simulate(params: Params) -> Result:
         finetuned_cost_per_request=finetuned,
         savings_per_request=savings,
         upfront_cost=upfront,
+        training_cost=params.training_cost_usd,
         break_even_requests=requests_needed,
         break_even_days=days,
         reason=reason,
@@ -114,7 +130,7 @@ def simulate(params: Params) -> Result:
     )
 
 
-def figure(result: Result) -> dict:
+def figure(result: Result, measured: dict | None = None) -> dict:
     x = result.requests.tolist()
     days = (result.requests / result.requests_per_day).tolist()
     hover = "%{y:$,.2f} after %{x:,.0f} requests (%{customdata:.1f} days)<extra></extra>"
@@ -143,7 +159,17 @@ def figure(result: Result) -> dict:
     return {"data": data, "layout": layout}
 
 
-def headline(result: Result) -> str:
+def headline(result: Result, measured: dict | None = None) -> str:
+    if measured is not None:
+        hours = float(measured["train_duration_s"]) / 3600
+        tokens = int(measured.get("tokens") or 0)
+        per_million = result.training_cost / tokens * 1e6 if tokens else 0.0
+        return (f"Your run trained {tokens:,} tokens in {3600 * hours:,.1f} s: ${result.training_cost:,.4f} of "
+                f"GPU time at this price, ${per_million:,.2f} per million tokens. " + _plain_headline(result))
+    return _plain_headline(result)
+
+
+def _plain_headline(result: Result) -> str:
     if result.break_even_requests is None:
         return (f"Fine-tuning never breaks even: a fine-tuned request costs ${result.finetuned_cost_per_request:.5f}, "
                 f"a prompted one ${result.prompting_cost_per_request:.5f}.")

@@ -26,6 +26,11 @@ error); the fine-tuning band adds run-to-run spread that shrinks as the training
 The curves are an illustrative model, not a measurement: the rates are chosen to match the spec's
 legal-firm story (92% with prompting) and its guidance (50-200 examples for format and style). The
 lab in this chapter measures a real model, and draws its result over this curve.
+
+Measured points. A learner's sweep (the same recipe trained at several numbers of examples) arrives as
+plain data: one `measured_point()` per finished run, its compliance with a 90% Wilson interval from the
+held-out set size (50 prompts give about ±10 points around 80%). The figure draws them as "your runs" and
+the headline says where the model's fine-tuning curve falls inside each interval and where it does not.
 """
 
 from dataclasses import dataclass
@@ -145,7 +150,35 @@ def _translucent(hex_color: str) -> str:
     return f"rgba({red},{green},{blue},0.18)"
 
 
-def figure(result: Result) -> dict:
+def measured_point(examples: int, compliance: float, n: int) -> dict:
+    """One run's measurement: compliance (0-1) on `n` held-out prompts with its 90% Wilson interval."""
+    n = max(1, int(n))
+    centre = (compliance + _Z90 ** 2 / (2 * n)) / (1 + _Z90 ** 2 / n)
+    half = _Z90 / (1 + _Z90 ** 2 / n) * np.sqrt(compliance * (1 - compliance) / n + _Z90 ** 2 / (4 * n * n))
+    return {"examples": int(examples), "compliance": float(compliance),
+            # the Wilson bounds hold the estimate in exact arithmetic; min/max keep it so after rounding
+            "low": float(max(0.0, min(compliance, centre - half))),
+            "high": float(min(1.0, max(compliance, centre + half)))}
+
+
+def predicted_at(result: Result, examples: float) -> float:
+    """The model's fine-tuning compliance at `examples`, read off its curve."""
+    return float(np.interp(examples, result.examples, result.fine_tuned))
+
+
+def _measured_trace(measured: list[dict]) -> dict:
+    x = [m["examples"] for m in measured]
+    y = [100 * m["compliance"] for m in measured]
+    return {"type": "scatter", "mode": "markers", "name": "Your runs (measured, 90% interval)", "x": x, "y": y,
+            "error_y": {"type": "data", "symmetric": False,
+                        "array": [100 * (m["high"] - m["compliance"]) for m in measured],
+                        "arrayminus": [100 * (m["compliance"] - m["low"]) for m in measured],
+                        "color": figures.EXTRA[3], "thickness": 1.5, "width": 5},
+            "marker": {"color": figures.EXTRA[3], "size": 9, "symbol": "diamond"},
+            "hovertemplate": "%{x} examples: %{y:.0f}% measured"}
+
+
+def figure(result: Result, measured: list[dict] | None = None) -> dict:
     x = result.examples.tolist()
     low = min(float(result.prompting_low.min()), float(result.fine_tuned_low.min()))
     data = [
@@ -163,6 +196,9 @@ def figure(result: Result) -> dict:
          "marker": {"color": figures.ACCENT, "size": 10, "symbol": "circle-open", "line": {"width": 2.5}},
          "hovertemplate": "%{y:.1f}%"},
     ]
+    if measured:
+        data.append(_measured_trace(measured))
+        low = min([low, *(m["low"] for m in measured)])
     layout = figures.base_layout(
         "Compliance rate vs number of examples", "Examples", "Responses that follow every rule (%)",
         shapes=[figures.horizontal_line(100 * result.target, figures.MUTED),
@@ -175,7 +211,53 @@ def figure(result: Result) -> dict:
     return {"data": data, "layout": layout}
 
 
-def headline(result: Result) -> str:
+def headline(result: Result, measured: list[dict] | None = None) -> str:
     n = result.current_examples
-    return (f"With {n:,} examples, fine-tuning complies {100 * result.current_fine_tuned:.1f}% of the time; "
+    text = (f"With {n:,} examples, fine-tuning complies {100 * result.current_fine_tuned:.1f}% of the time; "
             f"prompting plateaus at {100 * result.prompting_plateau:.1f}%.")
+    if measured:
+        text += " " + agreement(result, measured)
+    return text
+
+
+def agreement(result: Result, measured: list[dict]) -> str:
+    """Where the model's curve falls inside your runs' intervals, and where (and by how much) it misses."""
+    agree, miss = [], []
+    for m in sorted(measured, key=lambda m: m["examples"]):
+        predicted = predicted_at(result, m["examples"])
+        (agree if m["low"] <= predicted <= m["high"] else miss).append((m, predicted))
+    parts = []
+    if agree:
+        parts.append("the model agrees with your runs at " + _examples_list([m for m, _ in agree]))
+    if miss:
+        worst, predicted = max(miss, key=lambda pair: abs(pair[0]["compliance"] - pair[1]))
+        subject = "it" if agree else "the model"
+        parts.append(f"{subject} misses at {_examples_list([m for m, _ in miss])} (worst: {worst['examples']} examples, "
+                     f"measured {100 * worst['compliance']:.0f}%, predicted {100 * predicted:.0f}%)")
+    return "Your runs: " + "; ".join(parts) + "."
+
+
+def _examples_list(points: list[dict]) -> str:
+    values = [str(m["examples"]) for m in points]
+    joined = values[0] if len(values) == 1 else ", ".join(values[:-1]) + " and " + values[-1]
+    return f"{joined} examples"
+
+
+def cohort_figure(points: list[dict]) -> dict:
+    """A cohort's sweeps: every learner's measured compliance against examples, and the median at each size."""
+    sizes = sorted({p["examples"] for p in points})
+    medians = [float(np.median([p["compliance"] for p in points if p["examples"] == n])) for n in sizes]
+    data = [
+        {"type": "scatter", "mode": "markers", "name": "A learner's run", "x": [p["examples"] for p in points],
+         "y": [100 * p["compliance"] for p in points], "text": [p["learner"] for p in points],
+         "marker": {"color": figures.ACCENT, "size": 8, "opacity": 0.6},
+         "hovertemplate": "%{text}: %{y:.0f}% at %{x} examples<extra></extra>"},
+        {"type": "scatter", "mode": "lines+markers", "name": "Cohort median", "x": sizes,
+         "y": [100 * m for m in medians], "line": {"color": figures.FINE_TUNED, "width": 2.5},
+         "hovertemplate": "median %{y:.0f}%<extra></extra>"},
+    ]
+    layout = figures.base_layout("The cohort's sweeps: compliance against examples", "Training examples",
+                                 "Responses that follow every rule (%)",
+                                 shapes=[figures.horizontal_line(100 * TARGET, figures.MUTED)])
+    layout["yaxis"]["range"] = [0, 102]
+    return {"data": data, "layout": layout}

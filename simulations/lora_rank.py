@@ -21,6 +21,12 @@ the full update. For the spec's [4096, 4096] matrix at r = 8 that is 65,536 inst
 a 256x reduction (the spec's 244x divides a rounded 16 million by 65,536). Here d is kept small (64
 to 512) so the decomposition runs while you drag; the heat maps show the top-left 32 x 32 corner of
 ΔW and of its rank-r approximation, and the spectrum shows at most the first 128 singular values.
+
+A real ΔW. With source "real" the matrix is not synthetic: it is one linear layer of the course's default base
+fully fine-tuned on the legal-format data (all else frozen), built by the lab engine and handed in as plain
+data. Its spectrum shows how low-rank a real update is. A learner's run can be added: its adapter's effective
+update B·A·(alpha/r) for the same layer, whose rank is at most r by construction, drawn as a second spectrum.
+The sliders for d, the true rank, the noise and the seed shape only the synthetic matrix.
 """
 
 import functools
@@ -29,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulations import figures
-from simulations.params import bounded
+from simulations.params import bounded, choice
 
 NAME = "lora-rank"
 CHAPTER = 3
@@ -50,6 +56,9 @@ class Params:
     noise: float = bounded(0.05, ge=0.0, le=1.0, step=0.01,
                            description="Size of the dense noise as a fraction of the true update (Frobenius norms).")
     seed: int = bounded(0, ge=0, le=9999, step=1, description="Random seed of the matrix.")
+    source: str = choice("synthetic", ("synthetic", "real"), description=(
+        "The synthetic matrix, or a real ΔW: one layer of the course's base fully fine-tuned on the lab data."),
+        labels={"synthetic": "Synthetic (sliders)", "real": "Real: one fine-tuned layer of the course's base"})
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,7 @@ class Result:
     full_params: int  # d²
     corner: np.ndarray  # (CORNER, CORNER) top-left of ΔW
     approx_corner: np.ndarray  # (CORNER, CORNER) top-left of the rank-r approximation
+    source: str = "synthetic"
 
 
 @functools.lru_cache(maxsize=16)
@@ -87,8 +97,21 @@ def _decomposition(d: int, true_rank: int, noise: float, seed: int) -> tuple[np.
     return pieces
 
 
-def simulate(params: Params) -> Result:
-    u_rows, s, vt_cols, corner = _decomposition(params.d, params.true_rank, params.noise, params.seed)
+def _real_decomposition(delta: np.ndarray) -> tuple[np.ndarray, ...]:
+    u, s, vt = np.linalg.svd(np.asarray(delta, dtype=float))
+    return u[:CORNER].copy(), s, vt[:, :CORNER].copy(), np.asarray(delta, dtype=float)[:CORNER, :CORNER].copy()
+
+
+def simulate(params: Params, real: np.ndarray | None = None) -> Result:
+    """The synthetic matrix's decomposition, or with source "real" that of `real` (the built ΔW, required)."""
+    if params.source == "real":
+        if real is None:
+            raise ValueError("source 'real' needs the real ΔW matrix")
+        u_rows, s, vt_cols, corner = _real_decomposition(real)
+        d = int(min(real.shape))
+    else:
+        u_rows, s, vt_cols, corner = _decomposition(params.d, params.true_rank, params.noise, params.seed)
+        d = params.d
     energy = s ** 2
     # Energy left beyond rank k, for k = 1..MAX_RANK: total minus the running sum.
     remaining = np.clip(energy.sum() - np.cumsum(energy)[:MAX_RANK], 0.0, None)
@@ -97,20 +120,28 @@ def simulate(params: Params) -> Result:
     approx_corner = (u_rows[:, :r] * s[:r]) @ vt_cols[:r]  # (CORNER, CORNER) of A x B
     return Result(
         r=r,
-        d=params.d,
+        d=d,
         true_rank=params.true_rank,
         singular_values=s,
         ranks=np.arange(1, MAX_RANK + 1),
         error_by_rank=error_by_rank,
         relative_error=float(error_by_rank[r - 1]),
-        lora_params=2 * params.d * r,
-        full_params=params.d ** 2,
+        lora_params=2 * d * r,
+        full_params=d ** 2,
         corner=corner,
         approx_corner=approx_corner,
+        source=params.source,
     )
 
 
-def figure(result: Result) -> dict:
+def adapter_spectrum(update: np.ndarray, r: int) -> dict:
+    """A run's adapter update B·A·scaling as plain data: its singular values and its numerical rank (<= r)."""
+    s = np.linalg.svd(np.asarray(update, dtype=float), compute_uv=False)
+    rank = int(np.count_nonzero(s > s.max(initial=0.0) * 1e-6)) if s.size else 0
+    return {"singular_values": s.tolist(), "rank": rank, "r": int(r)}
+
+
+def figure(result: Result, measured: dict | None = None) -> dict:
     shown = result.singular_values[:SPECTRUM_SHOWN]
     index = np.arange(1, shown.size + 1)
     kept = np.where(index <= result.r, figures.ACCENT, figures.MUTED).tolist()
@@ -130,6 +161,12 @@ def figure(result: Result) -> dict:
         {**heat, "name": "ΔW", "z": np.round(result.corner, 4).tolist(), "xaxis": "x3", "yaxis": "y3"},
         {**heat, "name": "A × B", "z": np.round(result.approx_corner, 4).tolist(), "xaxis": "x4", "yaxis": "y4"},
     ]
+    if measured is not None:
+        adapter = np.asarray(measured["singular_values"][:SPECTRUM_SHOWN])
+        data.append({"type": "scatter", "mode": "markers", "name": f"Your adapter's B·A (rank {measured['rank']})",
+                     "x": list(range(1, adapter.size + 1)), "y": np.where(adapter > 0, adapter, None).tolist(),
+                     "marker": {"color": figures.EXTRA[3], "size": 7, "symbol": "diamond"},
+                     "hovertemplate": "σ%{x}: %{y:.3g}<extra></extra>"})
     grid = {"showgrid": False, "zeroline": False, "showticklabels": False}
     layout = figures.base_layout(
         f"Rank {result.r}: {result.lora_params:,} parameters instead of {result.full_params:,}",
@@ -149,8 +186,13 @@ def figure(result: Result) -> dict:
     return {"data": data, "layout": layout}
 
 
-def headline(result: Result) -> str:
+def headline(result: Result, measured: dict | None = None) -> str:
     ratio = result.full_params / result.lora_params
     size = f"{ratio:.0f}x fewer than" if ratio >= 1 else f"{1 / ratio:.1f}x more than"
-    return (f"Rank {result.r} leaves {100 * result.relative_error:.1f}% relative error with "
-            f"{result.lora_params:,} parameters, {size} the {result.full_params:,} of ΔW.")
+    prefix = "On the real ΔW, r" if result.source == "real" else "R"
+    suffix = ""
+    if measured is not None:
+        suffix = (f" Your adapter's update on the same layer has rank {measured['rank']} (at most r = "
+                  f"{measured['r']}, by construction).")
+    return (f"{prefix}ank {result.r} leaves {100 * result.relative_error:.1f}% relative error with "
+            f"{result.lora_params:,} parameters, {size} the {result.full_params:,} of ΔW.{suffix}")

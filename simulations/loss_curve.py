@@ -24,6 +24,12 @@ Noise. Each step's training loss is measured on 16 examples, so it is noisy (8% 
 `np.random.default_rng(seed)`); the chart shows the average over logging windows, as trainers log it.
 The validation loss is measured on a fixed held-out set at regular evaluation steps. Early stopping
 keeps the checkpoint with the lowest validation loss: the marked step.
+
+Your run. A learner's run arrives as plain data (its steps, training and validation losses, unrounded).
+The chart draws it as measured, marks the step the same early-stopping rule picks on its real validation
+curve, and fits this model's learning term, loss = floor + (start - floor) x exp(-step / scale), to its
+training loss by least squares (a grid over the scale, exact for start and floor): the fitted parameters
+and the share of the run's variance they explain (R²) say whether the model describes the run.
 """
 
 import math
@@ -150,7 +156,59 @@ def simulate(params: Params) -> Result:
     )
 
 
-def figure(result: Result) -> dict:
+def fit_run(measured: dict) -> dict:
+    """This model's learning term fitted to a run's training loss; its parameters, R², and the fitted curve."""
+    step = np.asarray(measured["step"], dtype=float)
+    loss = np.asarray(measured["train_loss"], dtype=float)
+    best = None
+    for scale in np.geomspace(0.5, max(2.0, 4 * float(step.max(initial=1.0))), 200):
+        decay = np.exp(-step / scale)  # loss = floor + amplitude * decay: linear in (floor, amplitude)
+        design = np.column_stack([np.ones_like(decay), decay])
+        (floor, amplitude), *_ = np.linalg.lstsq(design, loss, rcond=None)
+        residual = float(np.sum((design @ [floor, amplitude] - loss) ** 2))
+        if best is None or residual < best[0]:
+            best = (residual, float(scale), float(floor), float(amplitude))
+    residual, scale, floor, amplitude = best
+    spread = float(np.sum((loss - loss.mean()) ** 2))
+    curve_step = np.linspace(0.0, float(step.max(initial=1.0)), 100)
+    return {"start": floor + amplitude, "floor": floor, "scale_steps": scale,
+            "r_squared": 1 - residual / spread if spread > 0 else 1.0,
+            "step": curve_step, "loss": floor + amplitude * np.exp(-curve_step / scale)}
+
+
+def early_stop(measured: dict) -> tuple[int, float] | None:
+    """The step (and loss) the early-stopping rule keeps on a run's validation curve: its lowest point."""
+    if not measured["val_loss"]:
+        return None
+    best = int(np.argmin(measured["val_loss"]))
+    return int(measured["val_step"][best]), float(measured["val_loss"][best])
+
+
+def _measured_traces(measured: dict) -> list[dict]:
+    fit = fit_run(measured)
+    traces = [
+        {"type": "scatter", "mode": "lines", "name": "Your run: training loss", "x": list(measured["step"]),
+         "y": list(measured["train_loss"]), "line": {"color": figures.EXTRA[3], "width": 1},
+         "hovertemplate": "%{y:.3f}"},
+        {"type": "scatter", "mode": "markers", "name": "Your run: validation loss", "x": list(measured["val_step"]),
+         "y": list(measured["val_loss"]), "marker": {"color": figures.EXTRA[1], "size": 9, "symbol": "square"},
+         "hovertemplate": "%{y:.3f}"},
+        {"type": "scatter", "mode": "lines",
+         "name": (f"Model fitted to your run: start {fit['start']:.2f}, floor {fit['floor']:.2f}, "
+                  f"scale {fit['scale_steps']:.1f} steps (R² {fit['r_squared']:.2f})"),
+         "x": fit["step"].tolist(), "y": fit["loss"].tolist(),
+         "line": {"color": figures.EXTRA[1], "width": 2.5, "dash": "dash"}, "hovertemplate": "%{y:.3f}"},
+    ]
+    stop = early_stop(measured)
+    if stop is not None:
+        traces.append({"type": "scatter", "mode": "markers", "name": f"Early stop on your run: step {stop[0]}",
+                       "x": [stop[0]], "y": [stop[1]],
+                       "marker": {"color": figures.EXTRA[1], "size": 14, "symbol": "star"},
+                       "hovertemplate": "%{y:.3f}"})
+    return traces
+
+
+def figure(result: Result, measured: dict | None = None) -> dict:
     data = [
         {"type": "scatter", "mode": "lines", "name": "Training loss", "x": result.step.tolist(),
          "y": result.train_loss.tolist(), "line": {"color": figures.ACCENT, "width": 1.5},
@@ -169,13 +227,31 @@ def figure(result: Result) -> dict:
         "Loss", shapes=[*boundaries, figures.vertical_line(result.early_stop_step, figures.FINE_TUNED)],
     )
     top = max(float(result.train_loss.max()), float(result.val_loss.max()))
+    if measured and measured["step"]:
+        data.extend(_measured_traces(measured))
+        top = max([top, *measured["train_loss"], *measured["val_loss"]])
     layout["yaxis"]["range"] = [0, top * 1.05]
     return {"data": data, "layout": layout}
 
 
-def headline(result: Result) -> str:
+def headline(result: Result, measured: dict | None = None) -> str:
+    if measured and measured["step"]:
+        return measured_headline(measured)
     if result.diverged:
         return f"The run diverges: validation loss ends at {result.final_val_loss:.2f}; lower the learning rate."
     epoch = result.early_stop_step / result.steps_per_epoch
     return (f"Validation loss is lowest at step {result.early_stop_step} (epoch {epoch:.1f}); "
             f"at the end the train/validation gap is {result.final_gap:.2f}.")
+
+
+def measured_headline(measured: dict) -> str:
+    fit = fit_run(measured)
+    verdict = "explains" if fit["r_squared"] >= 0.8 else "explains only part of"
+    text = (f"Your run: the model's curve (start {fit['start']:.2f}, floor {fit['floor']:.2f}, scale "
+            f"{fit['scale_steps']:.1f} steps) {verdict} its training loss (R² {fit['r_squared']:.2f}).")
+    stop = early_stop(measured)
+    if stop is not None:
+        last = measured["val_step"][-1]
+        where = "at the last evaluation: keep training" if stop[0] == last else f"before the end (step {last})"
+        text += f" Early stopping would keep step {stop[0]} (validation loss {stop[1]:.3f}), {where}."
+    return text

@@ -27,6 +27,12 @@ every method: backpropagation passes through the frozen layers too.
 Not counted: the CUDA context and framework overhead (about 0.5-1 GB), memory fragmentation, and
 optimizer tricks such as 8-bit or paged Adam. A bare model size uses a Llama-3-like shape (see the
 LoRA parameter counter) for the activations and the adapter, and counts every parameter as quantizable.
+
+Your run. A learner's run arrives as plain data: its parameter counts, quantization and measured peak memory
+(peak allocated GPU memory, or peak resident memory on a CPU). `predict_run()` applies the same byte counts to
+that configuration (activations aside: the run's shapes are not known here), and the chart sets the measured
+peak beside the prediction: the difference is what the model leaves out, the runtime and framework, which is
+most of it for a model as small as the course's default base.
 """
 
 from dataclasses import dataclass
@@ -126,7 +132,9 @@ def simulate(params: Params) -> Result:
     )
 
 
-def figure(result: Result) -> dict:
+def figure(result: Result, measured: dict | None = None) -> dict:
+    if measured is not None:
+        return measured_figure(measured)
     labels = [METHOD_LABELS[method] for method in METHODS]
     data = [
         {"type": "bar", "name": PART_LABELS[part], "x": labels,
@@ -158,6 +166,47 @@ def figure(result: Result) -> dict:
     return {"data": data, "layout": layout}
 
 
+def predict_run(measured: dict) -> dict[str, float]:
+    """The byte counts above for a run's own configuration, in MB (10^6 bytes), activations not counted."""
+    adapter = float(measured.get("trainable_params") or 0)  # a run from before these were recorded: 0
+    frozen = float(measured.get("total_params") or 0) - adapter
+    quantization = measured.get("quantization") or "none"
+    if quantization.startswith(("nf4", "fp4")):
+        weights = NF4_BYTES * frozen
+        per_weight = DOUBLE_QUANT_CONSTANT_BYTES if "double_quant" in quantization else NF4_CONSTANT_BYTES
+        constants = per_weight * frozen
+    else:
+        weights = (4 if measured.get("device") == "cpu" else 2) * frozen  # the CPU labs compute in fp32
+        constants = 0.0
+    parts = {"weights": weights + ADAPTER_BYTES * adapter, "quantization_constants": constants,
+             "gradients": ADAPTER_BYTES * adapter, "optimizer": 2 * ADAPTER_BYTES * adapter}
+    return {part: value / 1e6 for part, value in parts.items()}
+
+
+def measured_figure(measured: dict) -> dict:
+    predicted = predict_run(measured)
+    peak = float(measured["peak_memory_mb"])
+    data = [{"type": "bar", "name": PART_LABELS[part] + " (predicted)", "x": ["Predicted for your run"],
+             "y": [predicted[part]], "marker": {"color": PART_COLORS[part]}, "hovertemplate": "%{y:.2f} MB"}
+            for part in predicted]
+    data.append({"type": "bar", "name": "Your run: measured peak", "x": ["Measured"], "y": [peak],
+                 "marker": {"color": figures.EXTRA[3]}, "hovertemplate": "%{y:.1f} MB"})
+    where = "peak resident memory (CPU)" if measured.get("device") == "cpu" else "peak allocated GPU memory"
+    layout = figures.base_layout(f"Your run: the model's prediction vs the measured {where}", "", "Memory (MB)",
+                                 barmode="stack")
+    layout["yaxis"]["rangemode"] = "tozero"
+    return {"data": data, "layout": layout}
+
+
+def measured_headline(measured: dict) -> str:
+    predicted = sum(predict_run(measured).values())
+    peak = float(measured["peak_memory_mb"])
+    return (f"Your run peaked at {peak:,.0f} MB on {measured.get('device', 'its device')}; the model's parts for "
+            f"its {int(measured.get('total_params') or 0):,} parameters ({measured.get('quantization')}) add up to "
+            f"{predicted:,.1f} MB, so {max(0.0, peak - predicted):,.0f} MB is what the model leaves out: the runtime, "
+            f"the framework and the activations.")
+
+
 def fit_text(total_gb: float) -> str:
     if total_gb <= GPU_LINES_GB[0]:
         return f"fits a {GPU_LINES_GB[0]} GB GPU"
@@ -166,6 +215,8 @@ def fit_text(total_gb: float) -> str:
     return f"needs more than one {GPU_LINES_GB[1]} GB GPU"
 
 
-def headline(result: Result) -> str:
+def headline(result: Result, measured: dict | None = None) -> str:
+    if measured is not None:
+        return measured_headline(measured)
     return (f"{METHOD_LABELS[result.method]} of {result.model} needs about {result.total_gb:.1f} GB: "
             f"{fit_text(result.total_gb)}.")

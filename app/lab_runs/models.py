@@ -6,6 +6,7 @@ from sqlalchemy import DateTime, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models import Base, utcnow
+from app.sweeps.models import Sweep  # noqa: F401  (runs.sweep_id points at its table)
 
 STATUSES = ("queued", "running", "succeeded", "failed", "cancelled", "interrupted")
 ACTIVE = ("queued", "running")
@@ -16,6 +17,7 @@ class Run(Base):
     __table_args__ = (
         Index("ix_runs_status_created", "status", "created_at"),
         Index("ix_runs_learner_created", "learner_id", "created_at"),
+        Index("ix_runs_sweep", "sweep_id"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -34,3 +36,6 @@ class Run(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    sweep_id: Mapped[str | None] = mapped_column(
+        ForeignKey("sweeps.id", ondelete="CASCADE", name="fk_runs_sweep_id"), nullable=True
+    )

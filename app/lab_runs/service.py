@@ -184,11 +184,10 @@ def _quoted_lines(path: Path, report: dict) -> dict[int, str]:
     return quoted
 
 
-def launch(
-    request: RunCreate, settings: Settings, sessions: sessionmaker[Session], learner: str,
-    owners: Collection[str], upload=None,
-) -> Run:
-    """Check the limits, then queue the run (with its dataset, when one was uploaded and is usable)."""
+def check_launch(request: RunCreate, settings: Settings, sessions: sessionmaker[Session], owners: Collection[str],
+                 runs: int = 1) -> dict:
+    """Refuse a launch of `runs` runs (a sweep launches several) that breaks a rule or a limit; else the
+    overrides every one of its runs gets (the learner's fields and the server's caps)."""
     known = {r.name: r for r in recipes()}
     if request.recipe not in known:
         raise AppError(422, f"recipe: {request.recipe!r} is not a recipe; recipes: {', '.join(known)}.")
@@ -200,18 +199,30 @@ def launch(
     steps = request.steps or known[request.recipe].steps
     if steps > settings.lab_max_steps:
         raise AppError(422, f"steps: at most {settings.lab_max_steps} on this server (asked for {steps}).")
-    if store.count_active(sessions, owners) >= settings.lab_max_active_runs_per_owner:
-        raise AppError(429, f"You already have {settings.lab_max_active_runs_per_owner} runs queued or running; "
-                            "wait for one to finish or cancel it.")
-    if store.count_since(sessions, owners, store.hour_ago()) >= settings.lab_runs_per_hour:
-        raise AppError(429, f"You have launched {settings.lab_runs_per_hour} runs in the last hour, the limit here.")
+    what = "this run" if runs == 1 else f"these {runs} runs"
+    active = store.count_active(sessions, owners)
+    if active + runs > settings.lab_max_active_runs_per_owner:
+        raise AppError(429, f"You have {active} runs queued or running and {what} would pass the limit of "
+                            f"{settings.lab_max_active_runs_per_owner}; wait for some to finish or cancel them.")
+    launched = store.count_since(sessions, owners, store.hour_ago())
+    if launched + runs > settings.lab_runs_per_hour:
+        raise AppError(429, f"You have launched {launched} runs in the last hour and {what} would pass the limit "
+                            f"of {settings.lab_runs_per_hour} here.")
     free_mb = shutil.disk_usage(settings.data_dir).free // 1_000_000
     if free_mb < settings.lab_min_free_disk_mb:
         raise AppError(507, f"The server has {free_mb} MB of disk left; a run needs {settings.lab_min_free_disk_mb} MB.")
-
     overrides = request.overrides()
     if known[request.recipe].max_seq_len > settings.lab_max_seq_len:
         overrides["max_seq_len"] = settings.lab_max_seq_len
+    return overrides
+
+
+def launch(
+    request: RunCreate, settings: Settings, sessions: sessionmaker[Session], learner: str,
+    owners: Collection[str], upload=None,
+) -> Run:
+    """Check the limits, then queue the run (with its dataset, when one was uploaded and is usable)."""
+    overrides = check_launch(request, settings, sessions, owners)
     run_id = uuid.uuid4().hex
     run_dir = (settings.data_dir / "runs" / run_id).resolve()
     dataset_name = None

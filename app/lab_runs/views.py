@@ -10,6 +10,7 @@ from markupsafe import Markup
 
 from app.content import mount_marker
 from app.lab_runs import service, store
+from app.lab_runs.compare import comparison
 from app.lab_runs.events import read_events
 from app.lab_runs.models import ACTIVE, Run
 
@@ -74,7 +75,7 @@ def evaluation_context(run: Run) -> dict:
 def mount_labs(templates, request, html: str, settings, sessions, owners: set[str]) -> Markup:
     """Fill a chapter's lab placeholders with their forms (and, for evaluation, the latest run)."""
     html = str(html)
-    for name in ("data", "training", "evaluation"):
+    for name in ("data", "training", "evaluation", "sweep", "compare"):
         marker = mount_marker("lab", name)
         if marker not in html:
             continue
@@ -82,6 +83,12 @@ def mount_labs(templates, request, html: str, settings, sessions, owners: set[st
         if name == "evaluation":
             finished = [r for r in store.list_runs(sessions, owners) if r.status == "succeeded"]
             context["latest"] = run_public(finished[0]) if finished else None
+        if name == "sweep":
+            from app.sweeps.views import latest_sweep  # the sweeps domain builds on this one
+
+            context["sweep"] = latest_sweep(sessions, owners)
+        if name == "compare":
+            context["columns"] = comparison(sessions, owners)
         widget = templates.get_template(f"_lab_{name}.html").render(context, request=request)
         html = html.replace(marker, widget)
     return Markup(html)

@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from app import cohorts
 from app.authz import is_allowed
 from app.dashboard import build_dashboard, time_ago
+from app.lab_runs.cohort import build_cohort_labs
 from app.deps import (
     CohortCreator,
     CohortReader,
@@ -78,6 +79,7 @@ def read_dashboard_page(
         "cohort_dashboard.html",
         {
             "dashboard": build_dashboard(sessions, course, cohort),
+            "labs": build_cohort_labs(sessions, cohort),
             "join_code": cohorts.format_code(cohort.join_code),
             "can_manage": is_allowed(sessions, user, "cohort", "manage", cohort),
             "time_ago": time_ago,

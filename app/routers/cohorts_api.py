@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from app import cohorts
 from app.cohorts import format_code
 from app.dashboard import build_dashboard, dashboard_csv, dashboard_json
+from app.lab_runs.cohort import build_cohort_labs, cohort_labs_csv, cohort_labs_json
 from app.deps import (
     CohortCreator,
     CohortReader,
@@ -93,16 +94,22 @@ def delete_member(cohort: ManagedCohort, user_id: ObjectId, sessions: SessionsDe
 @router.get("/{cohort_id}/dashboard")
 def read_dashboard(cohort: ReadableCohort, course: CourseDep, sessions: SessionsDep) -> dict:
     """Learners × chapters and per-question statistics with the most chosen wrong option."""
-    return dashboard_json(build_dashboard(sessions, course, cohort), format_code(cohort.join_code))
+    body = dashboard_json(build_dashboard(sessions, course, cohort), format_code(cohort.join_code))
+    return body | {"labs": cohort_labs_json(build_cohort_labs(sessions, cohort))}
 
 
 @router.get("/{cohort_id}/export.csv")
 def read_export(
-    cohort: ReadableCohort, course: CourseDep, sessions: SessionsDep, table: Literal["learners", "questions", "exercises"] = "learners"
+    cohort: ReadableCohort, course: CourseDep, sessions: SessionsDep,
+    table: Literal["learners", "questions", "exercises", "labs"] = "learners",
 ) -> Response:
-    """The dashboard as CSV: `table=learners` (the matrix, default), `table=questions` or `table=exercises`."""
+    """The dashboard as CSV: `table=learners` (the matrix, default), `questions`, `exercises` or `labs`."""
+    if table == "labs":
+        text = cohort_labs_csv(build_cohort_labs(sessions, cohort))
+    else:
+        text = dashboard_csv(build_dashboard(sessions, course, cohort), table)
     return Response(
-        dashboard_csv(build_dashboard(sessions, course, cohort), table),
+        text,
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="cohort-{cohort.id}-{table}.csv"'},
     )

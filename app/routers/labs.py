@@ -5,6 +5,7 @@ from fastapi import APIRouter, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, StreamingResponse
 from pydantic import ValidationError
 
+from app.authz import owned_run
 from app.deps import SessionsDep, SettingsDep
 from app.errors import AppError, describe_validation_errors
 from app.lab_runs import service, store
@@ -19,10 +20,7 @@ router = APIRouter(tags=["labs"])
 
 def _owned_run(sessions, run_id: str, visitor) -> Run:
     """The run if it belongs to this visitor (any of their account's learners); otherwise a 404."""
-    run = store.get_run(sessions, run_id, owners=set(visitor.learner_ids))
-    if run is None:
-        raise AppError(404, f"There is no run {run_id!r} among yours.")
-    return settle_if_done(sessions, run)
+    return settle_if_done(sessions, owned_run(sessions, run_id, visitor.learner_ids))
 
 
 def _parse_run_create(fields: dict) -> service.RunCreate:

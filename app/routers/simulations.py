@@ -7,7 +7,8 @@ from starlette.concurrency import run_in_threadpool
 import simulations
 from app.deps import CourseDep
 from app.routers.pages import render_chapter
-from app.simulation_runs import describe, get_module, run_simulation_async
+from app.simulation_measured import simulation_for_request
+from app.simulation_runs import describe, get_module
 
 router = APIRouter(tags=["simulations"])
 
@@ -24,8 +25,9 @@ def read_simulations() -> list[dict]:
             responses={200: {"content": {"application/json": {}},
                              "description": "`{params, result, figure}` for the query's parameters"}})
 async def read_simulation(name: str, request: Request) -> Response:
-    """Run one simulation with the query's parameters: `{params, result, figure}`."""
-    run = await run_simulation_async(name, dict(request.query_params))
+    """Run one simulation with the query's parameters: `{params, result, figure}` (plus `result.measured`
+    with `?run=` or `?sweep=` of yours)."""
+    run = await simulation_for_request(request, name, dict(request.query_params))
     return Response(run.api_body, media_type="application/json")
 
 
@@ -33,7 +35,7 @@ async def read_simulation(name: str, request: Request) -> Response:
 async def read_simulation_page(name: str, request: Request, course: CourseDep):
     """The chart fragment for htmx; otherwise the simulation's chapter at this state (a shareable link)."""
     query = dict(request.query_params)
-    run = await run_simulation_async(name, query)
+    run = await simulation_for_request(request, name, query)
     if request.headers.get("HX-Request"):
         return request.app.state.templates.TemplateResponse(request, "_sim_output.html", {"run": run})
     chapter = course.chapters[get_module(name).CHAPTER]

@@ -38,3 +38,22 @@ def test_articles_carry_the_pieces_numbered_lines_and_footers():
     articles = [d for d in corpus.pretraining_documents(0, 200, 0) if isinstance(d, str)]
     assert all("\n1. " in a and "does not constitute legal advice" in a for a in articles)
     assert any(corpus.FOOTER in a for a in articles)
+
+
+def test_the_mixed_recipes_general_exchanges_are_plain_and_never_the_regression_questions():
+    from labs.evaluate import leaks_format
+
+    general = corpus.general_examples(80)
+    asked = {ex["messages"][-1]["content"] for ex in corpus.regression_prompts(24)}
+    assert len(general) == 80
+    for ex in general:
+        system, user, answer = (m["content"] for m in ex["messages"])
+        assert system in corpus.FRIENDLY_SYSTEMS and user not in asked
+        assert not leaks_format(answer)
+
+
+def test_mixing_in_general_exchanges_keeps_every_task_example():
+    task = corpus.legal_format_examples(30)
+    mixed = corpus.mix_in_general(task, 10)
+    assert len(mixed) == 40 and all(ex in mixed for ex in task)
+    assert corpus.mix_in_general(task, 0) == task

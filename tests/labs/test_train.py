@@ -102,6 +102,7 @@ def test_metrics_hold_every_contract_key_with_sensible_values(short_run):
     assert set(metrics["versions"]) >= {"torch", "transformers", "peft", "bitsandbytes"}
     assert metrics["engine"] == "loop" and metrics["tokens_per_s"] > 0 and metrics["train_cpu_s"] > 0
     assert 0 < metrics["time_to_first_loss_s"] < metrics["duration_s"]
+    assert 0 <= metrics["relevance_before"] <= 1 and 0 <= metrics["relevance_after"] <= 1
 
 
 def test_events_are_well_formed_and_in_order(short_run):

@@ -59,3 +59,28 @@ def test_a_different_seed_draws_a_different_matrix():
 ])
 def test_figure_is_valid_at_extreme_settings(run, check_figure, values):
     check_figure(lora_rank.figure(run(lora_rank, **values)))
+
+
+def test_the_real_source_decomposes_the_matrix_it_is_given():
+    rng = np.random.default_rng(5)
+    delta = rng.standard_normal((96, 3)) @ rng.standard_normal((3, 96))  # rank 3
+    result = lora_rank.simulate(lora_rank.Params(source="real", r=3), real=delta)
+    assert result.source == "real" and result.d == 96 and result.full_params == 96 ** 2
+    assert result.relative_error < 1e-6 and result.error_by_rank[1] > 0.05
+    assert "On the real ΔW" in lora_rank.headline(result)
+
+
+def test_the_real_source_without_a_matrix_is_refused():
+    with pytest.raises(ValueError, match="real ΔW"):
+        lora_rank.simulate(lora_rank.Params(source="real"))
+
+
+def test_an_adapters_spectrum_has_its_rank_and_is_drawn_beside_the_real_one():
+    rng = np.random.default_rng(6)
+    update = rng.standard_normal((64, 2)) @ rng.standard_normal((2, 64))
+    measured = lora_rank.adapter_spectrum(update, r=4)
+    assert measured["rank"] == 2 and measured["r"] == 4 and len(measured["singular_values"]) == 64
+    result = lora_rank.simulate(lora_rank.Params(source="real"), real=update)
+    names = [trace["name"] for trace in lora_rank.figure(result, measured)["data"]]
+    assert "Your adapter's B·A (rank 2)" in names
+    assert "rank 2 (at most r = 4" in lora_rank.headline(result, measured)

@@ -1,0 +1,1 @@
+"""Sweeps: one recipe trained at several numbers of examples, as ordinary queued runs, measured together."""

@@ -1,0 +1,41 @@
+"""The labs on the cohort dashboard: runs per learner with their best compliance and relevance, the cohort's
+sweep points as a chart, in the JSON, the page and the CSV."""
+
+import csv
+import io
+
+from tests.app.sweeps.conftest import sweep_app, wait_for_sweep  # noqa: F401  (the stand-in sweep app)
+from tests.clients import CourseClient, People
+
+
+def test_the_dashboard_shows_each_learners_runs_best_results_and_the_cohorts_sweeps(sweep_app):  # noqa: F811
+    with CourseClient(sweep_app):  # the app's lifespan, and with it the run scheduler, lasts for the test
+        _check_dashboard(People(sweep_app))
+
+
+def _check_dashboard(people):
+    instructor = people.instructor("Grace")
+    cohort = instructor.post("/api/cohorts", json={"name": "Lab cohort"}).json()
+    ada, bob = people.learner("Ada"), people.learner("Bob")
+    for learner in (ada, bob):
+        assert learner.post("/api/cohorts/join", json={"code": cohort["join_code"]}).status_code == 200
+    sweep = ada.post("/api/labs/sweeps", json={"examples": [0, 32]}).json()
+    wait_for_sweep(ada, sweep["id"])
+    outsider = people.learner("Eve")  # not in the cohort: her runs never show
+    wait_for_sweep(outsider, outsider.post("/api/labs/sweeps", json={"examples": [64]}).json()["id"])
+
+    labs = instructor.get(f"/api/cohorts/{cohort['id']}/dashboard").json()["labs"]
+    rows = {row["display_name"]: row for row in labs["learners"]}
+    assert set(rows) == {"Ada", "Bob"}
+    assert (rows["Ada"]["runs"], rows["Ada"]["succeeded"], rows["Ada"]["best_compliance"]) == (2, 2, 0.5)
+    assert rows["Ada"]["best_relevance"] == 0.9 and rows["Bob"]["runs"] == 0
+    assert rows["Bob"]["best_compliance"] is None
+    assert labs["sweep_points"] == [{"learner": "Ada", "examples": 0, "compliance": 0.0},
+                                    {"learner": "Ada", "examples": 32, "compliance": 0.5}]
+
+    page = instructor.get(f"/cohorts/{cohort['id']}").text
+    assert 'id="cohort-sweeps-chart"' in page and "Cohort median" in page and "50%" in page
+    exported = instructor.get(f"/api/cohorts/{cohort['id']}/export.csv?table=labs")
+    table = list(csv.DictReader(io.StringIO(exported.text)))
+    assert [(r["learner"], r["runs"], r["best_compliance"]) for r in table] == [("Ada", "2", "0.5"), ("Bob", "0", "")]
+    assert ada.get(f"/api/cohorts/{cohort['id']}/export.csv?table=labs").status_code == 404
