@@ -6,7 +6,7 @@ latest answer from any of them counts, once. Each write is one atomic statement 
 under concurrency on SQLite (BEGIN IMMEDIATE, see app.db) and PostgreSQL (upserts).
 """
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -25,18 +25,26 @@ def ensure_learner(session: Session, learner_id: str) -> None:
 
 
 def record_visit(factory: sessionmaker[Session], learner_id: str, chapter_slug: str) -> None:
+    record_visits(factory, {(learner_id, chapter_slug): 1})
+
+
+def record_visits(factory: sessionmaker[Session], counts: Mapping[tuple[str, str], int]) -> None:
+    """Add `counts` ((learner, chapter) → views) in one transaction; a first view creates the row."""
     with transaction(factory) as session:
-        ensure_learner(session, learner_id)
         now = utcnow()
-        statement = insert_for(session, ChapterVisit).values(
-            learner_id=learner_id, chapter_slug=chapter_slug, first_opened_at=now, last_opened_at=now, visits=1
-        )
-        session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["learner_id", "chapter_slug"],
-                set_={"visits": ChapterVisit.visits + 1, "last_opened_at": now},
+        for learner_id in sorted({learner for learner, _ in counts}):  # sorted: the same lock order everywhere
+            ensure_learner(session, learner_id)
+        for (learner_id, chapter_slug), views in sorted(counts.items()):
+            statement = insert_for(session, ChapterVisit).values(
+                learner_id=learner_id, chapter_slug=chapter_slug, first_opened_at=now, last_opened_at=now,
+                visits=views,
             )
-        )
+            session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["learner_id", "chapter_slug"],
+                    set_={"visits": ChapterVisit.visits + views, "last_opened_at": now},
+                )
+            )
 
 
 def record_answer(
