@@ -18,15 +18,22 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("simulations_load", ROOT / "benchmarks/simulations/load.py")
-simulations_load = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(simulations_load)
+
+
+def _sibling(name: str):
+    """Another benchmark's module (benchmarks/ is no package): its server start and wrk helpers."""
+    spec = importlib.util.spec_from_file_location(f"{name}_load", ROOT / "benchmarks" / name / "load.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+simulations_load, cohort_load = _sibling("simulations"), _sibling("cohort")
 free_port, machine, wrk = simulations_load.free_port, simulations_load.machine, simulations_load.wrk
 
 BROWSER_ENCODINGS = "gzip, deflate, br, zstd"
@@ -35,19 +42,7 @@ BROWSER_ENCODINGS = "gzip, deflate, br, zstd"
 def serve(checkout: Path, port: int) -> subprocess.Popen:
     env = {**os.environ, "COURSE_DATA_DIR": tempfile.mkdtemp(prefix="chapter-bench-"), "PYTHONPATH": str(checkout)}
     env.pop("COURSE_DATABASE_URL", None)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", "1"],
-        cwd=checkout, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    for _ in range(300):
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            return server
-        except httpx.TransportError:
-            if server.poll() is not None:
-                raise RuntimeError(f"course serve in {checkout} exited with {server.returncode}")
-            time.sleep(0.2)
-    raise RuntimeError("course serve did not answer within 60 s")
+    return cohort_load.start_server(env, port, workers=1, cwd=checkout)
 
 
 def measure(checkout: Path, slug: str, duration: int) -> dict:
