@@ -43,12 +43,16 @@ node_modules/.installed: package.json package-lock.json
 $(ASSETS)/manifest.json: node_modules/.installed $(VENV)/.installed $(wildcard static/*) app/assets.py app/content.py
 	$(PY) -m app.assets build
 
-# Debian's Chromium for the browser tests (never `playwright install`), and Debian's PostgreSQL server
-# binaries: the database tests start their own throwaway server on 127.0.0.1 (tests/postgres_server.py).
+# Debian's Chromium for the browser tests (never `playwright install`), Debian's redis-server and PostgreSQL
+# server binaries: the tests start their own throwaway servers on 127.0.0.1 (tests/redis_server.py,
+# tests/postgres_server.py).
 system-test-deps:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  echo "Installing Debian chromium for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  echo "Installing Debian redis-server for the several-workers tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server; }
 	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { \
 	  echo "Installing Debian postgresql for the database tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql; }

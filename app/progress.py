@@ -9,11 +9,11 @@ under concurrency on SQLite (BEGIN IMMEDIATE, see app.db) and PostgreSQL (upsert
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.content import Course
-from app.db import insert_for, reading, transaction
+from app.db import insert_for, read_connection, reading, transaction
 from app.models import ChapterVisit, Learner, QuizAnswer, utcnow
 
 
@@ -70,14 +70,19 @@ class ChapterProgress:
     correct: int
 
 
+_ANSWERS = QuizAnswer.__table__
+_LATEST_ANSWERS = (
+    select(_ANSWERS.c.question_id, _ANSWERS.c.option_id)
+    .where(_ANSWERS.c.learner_id.in_(bindparam("learners", expanding=True)), _ANSWERS.c.chapter_slug == bindparam("slug"))
+    .order_by(_ANSWERS.c.id)
+)
+
+
 def latest_answers(factory: sessionmaker[Session], learner_ids: Collection[str], chapter_slug: str) -> dict[str, str]:
-    """question id → the option chosen most recently by any of `learner_ids`, for one chapter."""
-    with reading(factory) as session:
-        rows = session.execute(
-            select(QuizAnswer.question_id, QuizAnswer.option_id)
-            .where(QuizAnswer.learner_id.in_(learner_ids), QuizAnswer.chapter_slug == chapter_slug)
-            .order_by(QuizAnswer.id)
-        ).all()
+    """question id → the option chosen most recently by any of `learner_ids`, for one chapter (read on
+    every chapter view, so a Core statement on a bare connection)."""
+    with read_connection(factory) as connection:
+        rows = connection.execute(_LATEST_ANSWERS, {"learners": list(learner_ids), "slug": chapter_slug}).all()
     return {question_id: option_id for question_id, option_id in rows}
 
 

@@ -45,6 +45,12 @@ def serve(checkout: Path, port: int) -> subprocess.Popen:
     return cohort_load.start_server(env, port, workers=1, cwd=checkout)
 
 
+def server_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of one process, from /proc (fields 14 and 15 of its stat line)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def measure(checkout: Path, slug: str, duration: int) -> dict:
     port = free_port()
     server = serve(checkout, port)
@@ -54,8 +60,12 @@ def measure(checkout: Path, slug: str, duration: int) -> dict:
         first.raise_for_status()
         cookie = "; ".join(f"{name}={value}" for name, value in first.cookies.items())
         page = httpx.get(url, headers={"Cookie": cookie, "Accept-Encoding": BROWSER_ENCODINGS})
+        cpu_before = server_cpu_s(server.pid)
         result = wrk(url, duration, headers={"Cookie": cookie, "Accept-Encoding": BROWSER_ENCODINGS})
+        cpu_ms = (server_cpu_s(server.pid) - cpu_before) * 1000
         return result | {
+            # CPU the server spent per request: unlike req/s, hardly moved by other work on a shared machine.
+            "server_cpu_ms_per_request": round(cpu_ms / (result["requests_per_s"] * duration), 3),
             "content_encoding": page.headers.get("content-encoding", "identity"),
             "page_bytes_on_the_wire": int(page.headers.get("content-length") or len(page.content)),
         }
@@ -88,7 +98,9 @@ def main() -> int:
             baseline = measure(baseline_dir, args.slug, args.duration)
             current = measure(ROOT, args.slug, args.duration)
             rounds.append({"baseline": baseline, "this_checkout": current, "load_average_after": os.getloadavg(),
-                           "ratio_req_per_s": round(current["requests_per_s"] / baseline["requests_per_s"], 2)})
+                           "ratio_req_per_s": round(current["requests_per_s"] / baseline["requests_per_s"], 2),
+                           "ratio_server_cpu_per_request": round(
+                               baseline["server_cpu_ms_per_request"] / current["server_cpu_ms_per_request"], 2)})
             print(json.dumps(rounds[-1]), flush=True)
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(baseline_dir)], cwd=ROOT, capture_output=True)

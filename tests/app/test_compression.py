@@ -84,3 +84,16 @@ def test_a_page_body_sent_in_one_piece_is_compressed_with_its_length_corrected()
     headers = dict(sent[0]["headers"])
     assert headers[b"content-encoding"] == b"br" and headers[b"vary"] == b"Accept-Encoding"
     assert brotli.decompress(sent[1]["body"]) == page and int(headers[b"content-length"]) == len(sent[1]["body"])
+
+
+def test_a_body_seen_before_is_served_from_the_cache_and_a_changed_one_is_compressed_afresh(monkeypatch):
+    calls = []
+    from app import compression
+
+    monkeypatch.setitem(compression._ENCODERS, "gzip", lambda body: calls.append(body) or b"z" + body[:8])
+    recent = compression._RecentlyCompressed(entries=2)
+    assert recent.compress("gzip", b"page one" * 100) == recent.compress("gzip", b"page one" * 100)
+    recent.compress("gzip", b"page two" * 100)
+    recent.compress("gzip", b"page three" * 100)  # pushes page one out
+    recent.compress("gzip", b"page one" * 100)
+    assert [body[:10] for body in calls] == [b"page onepa", b"page twopa", b"page three", b"page onepa"]
