@@ -37,8 +37,8 @@ from app.routers import (
 )
 from app.simulation_runs import RUNS
 from app.simulation_views import install_template_helpers
-from app.visit_recorder import VisitRecorder
 from app.settings import PROJECT_ROOT, Settings, get_settings
+from app.visit_recorder import VisitRecorder
 from labs.runners import make_runner
 
 
