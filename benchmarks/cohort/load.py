@@ -5,7 +5,8 @@ write is lost and nothing fails.
 
 For each backend: start `course serve --workers N` on a free loopback port with a scratch data dir (and,
 for PostgreSQL, a throwaway server from tests/postgres_server.py); outside the measured window, create an
-instructor with `course users create`, a cohort, and LEARNERS accounts that join it. Then, from this
+instructor with `course users create`, a cohort, and LEARNERS accounts in it (written straight into the
+database; each learner's browser gets a signed session cookie instead of logging in). Then, from this
 process (asyncio + httpx, loopback only), every learner loops for DURATION seconds: it pauses a random
 0-2x THINK ms, then opens a chapter page (one visit written), moves one of a simulation's sliders to a
 random value (the htmx fragment; the model really runs), or answers a quiz question through the JSON
@@ -24,6 +25,7 @@ Usage: .venv/bin/python benchmarks/cohort/load.py [--learners 1000] [--duration 
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import platform
@@ -37,21 +39,25 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, func, select
+from itsdangerous import TimestampSigner
+from sqlalchemy import create_engine, func, insert, select
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 import simulations  # noqa: E402
 from app.content import load_course  # noqa: E402
-from app.models import ChapterVisit, CohortMember, Learner, QuizAnswer  # noqa: E402
+from app.models import ChapterVisit, CohortMember, Learner, QuizAnswer, User  # noqa: E402
+from app.passwords import hash_password  # noqa: E402
 from simulations.params import params_schema  # noqa: E402
 from tests.postgres_server import TemporaryPostgres  # noqa: E402
 from tests.redis_server import TemporaryRedis  # noqa: E402
 
 PASSWORD = "benchmark passphrase"
+SECRET_KEY = "cohort-benchmark-only-secret-key"
 COURSE = load_course(ROOT / "chapters")
 DASHBOARD_EVERY_S = 5.0
 # A slider per simulation: (field, low, high, integer), the first linear numeric one.
@@ -94,14 +100,29 @@ class SimulatedLearner:
     async def post(self, url: str, body: dict) -> httpx.Response:
         return await self.client.post(url, json=body, headers={"x-csrftoken": self.client.cookies["csrftoken"]})
 
-    async def sign_up(self, code: str) -> None:
-        await self.client.get("/healthz")
-        registered = await self.post(
-            "/api/auth/register", {"email": self.email, "password": PASSWORD, "display_name": self.email[:12]}
-        )
-        registered.raise_for_status()
-        self.user_id = registered.json()["id"]
-        (await self.post("/api/cohorts/join", {"code": code})).raise_for_status()
+    async def sign_in(self, secret_key: str) -> None:
+        """A session cookie for this learner's account, signed as the server signs it, and a CSRF cookie."""
+        session = {"user": self.user_id, "version": 1, "nonce": f"bench-{self.user_id}"}
+        payload = base64.b64encode(json.dumps(session).encode())
+        self.client.cookies.set("session", TimestampSigner(secret_key).sign(payload).decode())
+        (await self.client.get("/healthz")).raise_for_status()
+
+
+def enrol(db_url: str, cohort_id: int, learners: list[SimulatedLearner]) -> None:
+    """Accounts and cohort memberships written straight into the database, with one argon2id hash for all:
+    a thousand sign-ups through the API hash a thousand passwords (half an hour on two busy cores), which is
+    not what this measures. Logging in is replaced by a session cookie signed with the server's key."""
+    engine = create_engine(db_url)
+    digest, now = hash_password(PASSWORD), datetime.now(UTC)
+    with engine.begin() as connection:
+        for learner in learners:
+            learner.user_id = connection.execute(
+                insert(User).values(email=learner.email, display_name=learner.email[:12], password_hash=digest,
+                                    role="learner", session_version=1, created_at=now).returning(User.id)
+            ).scalar_one()
+        connection.execute(insert(CohortMember), [{"cohort_id": cohort_id, "user_id": learner.user_id,
+                                                   "joined_at": now} for learner in learners])
+    engine.dispose()
 
 
 async def one_click(learner: SimulatedLearner, rng: random.Random, mix: dict[str, float]) -> tuple[str, httpx.Response]:
@@ -195,16 +216,11 @@ def verify(db_url: str, cohort: dict, learners: list[SimulatedLearner]) -> dict:
     }
 
 
-async def measure(base: str, cohort: dict, teacher_cookies, args) -> dict:
+async def measure(base: str, cohort: dict, teacher_cookies, db_url: str, args) -> dict:
     learners = [SimulatedLearner(base, n) for n in range(args.learners)]
-    gate = asyncio.Semaphore(8)  # sign-ups hash passwords (argon2id); no point queueing them all at once
-
-    async def sign_up(learner):
-        async with gate:
-            await learner.sign_up(cohort["join_code"])
-
     started = time.monotonic()
-    await asyncio.gather(*(sign_up(learner) for learner in learners))
+    enrol(db_url, cohort["id"], learners)
+    await asyncio.gather(*(learner.sign_in(SECRET_KEY) for learner in learners))
     setup_s = time.monotonic() - started
 
     kinds = [*args.mix, "instructor_dashboard"]
@@ -269,6 +285,7 @@ def run_backend(backend: str, workers: int, args, pg: TemporaryPostgres | None, 
         "COURSE_DATA_DIR": str(data_dir),
         "COURSE_DATABASE_URL": db_url,
         "COURSE_RATE_LIMIT_STORAGE": rate_store,
+        "COURSE_SECRET_KEY": SECRET_KEY,
         # All simulated learners share 127.0.0.1; the per-address sign-up limit would stop the set-up.
         "COURSE_AUTH_RATE_LIMIT_PER_IP": "100000/minute",
     }
@@ -276,7 +293,7 @@ def run_backend(backend: str, workers: int, args, pg: TemporaryPostgres | None, 
     load_before = [round(x, 2) for x in os.getloadavg()]
     try:
         teacher, cohort = instructor_cohort(base, env)
-        result = asyncio.run(measure(base, cohort, dict(teacher.cookies), args))
+        result = asyncio.run(measure(base, cohort, dict(teacher.cookies), db_url, args))
     finally:
         server.terminate()  # a graceful stop: each worker writes the views it still counts in memory
         server.wait(timeout=60)
