@@ -8,6 +8,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+ASSETS := build/assets
 
 .PHONY: run test setup system-test-deps clean
 
@@ -19,7 +20,7 @@ run: setup
 test: setup system-test-deps
 	$(PY) -m pytest
 
-setup: $(VENV)/.installed node_modules/.installed
+setup: $(VENV)/.installed node_modules/.installed $(ASSETS)/manifest.json
 
 # torch first and pinned: this kind of machine has the 2.13.0 CPU wheel on disk (PIP_FIND_LINKS);
 # with it installed, the project's torch range adds nothing and pip never pulls a CUDA build.
@@ -37,15 +38,24 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
-# Debian's Chromium for the browser tests (never `playwright install`), and Debian's PostgreSQL server
-# binaries: the database tests start their own throwaway server on 127.0.0.1 (tests/postgres_server.py).
+# Static files under content-hashed names with .br/.zst/.gz siblings (app/assets.py); the Dockerfile runs
+# the same command. Rebuilt when a static file, the npm lock or the build itself changes.
+$(ASSETS)/manifest.json: node_modules/.installed $(VENV)/.installed $(wildcard static/*) app/assets.py app/content.py
+	$(PY) -m app.assets build
+
+# Debian's Chromium for the browser tests (never `playwright install`), Debian's redis-server and PostgreSQL
+# server binaries: the tests start their own throwaway servers on 127.0.0.1 (tests/redis_server.py,
+# tests/postgres_server.py).
 system-test-deps:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  echo "Installing Debian chromium for the browser tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+	@command -v redis-server >/dev/null 2>&1 || { \
+	  echo "Installing Debian redis-server for the several-workers tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server; }
 	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { \
 	  echo "Installing Debian postgresql for the database tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql; }
 
 clean:
-	rm -rf $(VENV) node_modules data test-artifacts
+	rm -rf $(VENV) node_modules data test-artifacts build

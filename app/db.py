@@ -10,7 +10,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, Insert, create_engine, event
+from sqlalchemy import Connection, Engine, Insert, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -68,6 +68,14 @@ def reading(factory: sessionmaker[Session]) -> Iterator[Session]:
     with factory() as session:
         session.connection(execution_options={READ_ONLY: True})
         yield session
+
+
+@contextmanager
+def read_connection(factory: sessionmaker[Session]) -> Iterator[Connection]:
+    """Like `reading()`, but a bare connection without an ORM session: for Core selects on the hottest path
+    (every chapter view), where the session's own bookkeeping cost three times the query."""
+    with factory.kw["bind"].connect().execution_options(**{READ_ONLY: True}) as connection:
+        yield connection
 
 
 @contextmanager

@@ -6,10 +6,11 @@ Nothing here imports torch or the lab engine; the app must start fast on a lapto
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 
+from app.assets import Assets
+from app.compression import CompressionMiddleware
 from app.content import load_course
 from app.csrf import CourseCSRFMiddleware, csrf_field, csrf_token
 from app.db import create_db_engine, make_session_factory
@@ -42,6 +43,7 @@ from app.routers import (
 from app.simulation_runs import RUNS
 from app.simulation_views import install_template_helpers
 from app.settings import PROJECT_ROOT, Settings, get_settings
+from app.visit_recorder import VisitRecorder
 from labs.runners import make_runner
 
 
@@ -57,6 +59,7 @@ async def _lifespan(app: FastAPI):
     yield
     if app.state.scheduler:
         app.state.scheduler.stop()
+    app.state.visits.stop()
 
 
 def create_app(settings: Settings | None = None, run_command=None) -> FastAPI:
@@ -77,10 +80,13 @@ def create_app(settings: Settings | None = None, run_command=None) -> FastAPI:
     app.state.course = load_course(PROJECT_ROOT / "chapters")
     app.state.engine = create_db_engine(settings.resolved_database_url)
     app.state.sessions = make_session_factory(app.state.engine)
+    app.state.visits = VisitRecorder(app.state.sessions)
     app.state.templates = Jinja2Templates(directory=PROJECT_ROOT / "templates")
     install_template_helpers(app.state.templates)
     install_lab_template_helpers(app.state.templates)
     app.state.templates.env.globals.update(csrf_token=csrf_token, csrf_field=csrf_field, signed_in_user=signed_in_user)
+    app.state.assets = Assets.load(settings.assets_dir)
+    app.state.templates.env.globals["asset_url"] = app.state.assets.url
 
     # The last added runs first: sessions, then the learner cookie, then the CSRF check (whose
     # refusal page shows who is logged in, so it runs inside the session middleware).
@@ -99,11 +105,11 @@ def create_app(settings: Settings | None = None, run_command=None) -> FastAPI:
         same_site="lax",
         https_only=settings.cookies_secure,
     )
+    app.add_middleware(CompressionMiddleware)  # outermost: compresses what every other layer produced
     install_error_handlers(app)
     install_rate_limits(app, settings)
     for module in (health, assets, chapters_api, quiz, exercises_api, exercise_pages, capstone_api, capstone_pages,
                    simulations, labs, sweeps, pages, auth_api, account_pages, cohorts_api, cohort_pages, users_api,
                    admin_pages):
         app.include_router(module.router)
-    app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static")
     return app

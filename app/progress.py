@@ -7,14 +7,14 @@ under concurrency on SQLite (BEGIN IMMEDIATE, see app.db) and PostgreSQL (upsert
 """
 
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.content import Course
-from app.db import insert_for, reading, transaction
+from app.db import insert_for, read_connection, reading, transaction
 from app.exercises.models import ExerciseAttempt
 from app.models import ChapterVisit, Learner, QuizAnswer, utcnow
 
@@ -27,18 +27,26 @@ def ensure_learner(session: Session, learner_id: str) -> None:
 
 
 def record_visit(factory: sessionmaker[Session], learner_id: str, chapter_slug: str) -> None:
+    record_visits(factory, {(learner_id, chapter_slug): 1})
+
+
+def record_visits(factory: sessionmaker[Session], counts: Mapping[tuple[str, str], int]) -> None:
+    """Add `counts` ((learner, chapter) → views) in one transaction; a first view creates the row."""
     with transaction(factory) as session:
-        ensure_learner(session, learner_id)
         now = utcnow()
-        statement = insert_for(session, ChapterVisit).values(
-            learner_id=learner_id, chapter_slug=chapter_slug, first_opened_at=now, last_opened_at=now, visits=1
-        )
-        session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["learner_id", "chapter_slug"],
-                set_={"visits": ChapterVisit.visits + 1, "last_opened_at": now},
+        for learner_id in sorted({learner for learner, _ in counts}):  # sorted: the same lock order everywhere
+            ensure_learner(session, learner_id)
+        for (learner_id, chapter_slug), views in sorted(counts.items()):
+            statement = insert_for(session, ChapterVisit).values(
+                learner_id=learner_id, chapter_slug=chapter_slug, first_opened_at=now, last_opened_at=now,
+                visits=views,
             )
-        )
+            session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["learner_id", "chapter_slug"],
+                    set_={"visits": ChapterVisit.visits + views, "last_opened_at": now},
+                )
+            )
 
 
 def record_answer(
@@ -65,14 +73,19 @@ class ChapterProgress:
     exercises_solved: int = 0
 
 
+_ANSWERS = QuizAnswer.__table__
+_LATEST_ANSWERS = (
+    select(_ANSWERS.c.question_id, _ANSWERS.c.option_id)
+    .where(_ANSWERS.c.learner_id.in_(bindparam("learners", expanding=True)), _ANSWERS.c.chapter_slug == bindparam("slug"))
+    .order_by(_ANSWERS.c.id)
+)
+
+
 def latest_answers(factory: sessionmaker[Session], learner_ids: Collection[str], chapter_slug: str) -> dict[str, str]:
-    """question id → the option chosen most recently by any of `learner_ids`, for one chapter."""
-    with reading(factory) as session:
-        rows = session.execute(
-            select(QuizAnswer.question_id, QuizAnswer.option_id)
-            .where(QuizAnswer.learner_id.in_(learner_ids), QuizAnswer.chapter_slug == chapter_slug)
-            .order_by(QuizAnswer.id)
-        ).all()
+    """question id → the option chosen most recently by any of `learner_ids`, for one chapter (read on
+    every chapter view, so a Core statement on a bare connection)."""
+    with read_connection(factory) as connection:
+        rows = connection.execute(_LATEST_ANSWERS, {"learners": list(learner_ids), "slug": chapter_slug}).all()
     return {question_id: option_id for question_id, option_id in rows}
 
 

@@ -66,7 +66,14 @@ class Settings(BaseSettings):
     )
     node_modules_dir: Path = Field(
         PROJECT_ROOT / "node_modules",
-        description="Where `npm ci` installed htmx and Plotly; the app serves them under /static/vendor/.",
+        description="Where `npm ci` installed htmx and Plotly; `python -m app.assets build` copies them from here.",
+    )
+    assets_dir: Path = Field(
+        PROJECT_ROOT / "build" / "assets",
+        description=(
+            "Where `python -m app.assets build` (run by make setup) writes the static files under content-hashed "
+            "names with precompressed siblings and a manifest; the app serves /static/ from here."
+        ),
     )
     runner: Literal["local", "ray"] = Field(
         "local",

@@ -1,44 +1,55 @@
-"""Front-end files: third-party ones straight from node_modules (installed by npm), never a CDN."""
+"""Static files from the asset build (app.assets): a content-hashed URL is cached for a year as immutable;
+the same file under its plain name (/static/app.css) is revalidated instead. Each is sent precompressed in
+the best encoding the browser accepts (brotli, zstd or gzip), chosen per request, so `Vary: Accept-Encoding`.
+"""
 
-from functools import lru_cache
+import mimetypes
+import os
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response
 
-from app.content import pygments_css
+from app.assets import ENCODINGS, Assets
 from app.errors import AppError
 
-router = APIRouter(prefix="/static/vendor", tags=["assets"])
+router = APIRouter(prefix="/static", tags=["assets"])
 
-# name served → path inside node_modules; only these files are reachable.
-VENDOR_FILES = {
-    "htmx.min.js": "htmx.org/dist/htmx.min.js",
-    "hx-sse.min.js": "htmx.org/dist/ext/hx-sse.min.js",
-    "plotly.min.js": "plotly.js-dist-min/plotly.min.js",
-}
-ONE_DAY_S = 86_400
+IMMUTABLE = "public, max-age=31536000, immutable"
+REVALIDATE = "public, max-age=0, must-revalidate"
+mimetypes.add_type("image/svg+xml", ".svg")
+mimetypes.add_type("text/javascript", ".js")
 
 
-@lru_cache(maxsize=1)
-def _highlight_css() -> str:
-    return pygments_css()
+def _accepted(header: str) -> set[str]:
+    """Encodings the client accepts (q=0 means refused)."""
+    accepted = set()
+    for part in header.lower().split(","):
+        name, _, params = part.strip().partition(";")
+        if params.replace(" ", "") not in ("q=0", "q=0.0", "q=0.00", "q=0.000"):
+            accepted.add(name.strip())
+    return accepted
 
 
-@router.get("/highlight.css")
-def read_highlight_css() -> Response:
-    """Code-block colours for both themes, generated from Pygments."""
-    return Response(
-        _highlight_css(), media_type="text/css", headers={"Cache-Control": f"public, max-age={ONE_DAY_S}"}
-    )
-
-
-@router.get("/{name}")
-def read_vendor_file(name: str, request: Request) -> FileResponse:
-    """One whitelisted file from node_modules."""
-    relative = VENDOR_FILES.get(name)
-    if relative is None:
-        raise AppError(404, f"There is no vendor file {name!r}.")
-    path = request.app.state.settings.node_modules_dir / relative
-    if not path.is_file():
-        raise AppError(404, f"{relative} is missing: run `npm ci` (make run does it for you).")
-    return FileResponse(path, headers={"Cache-Control": f"public, max-age={ONE_DAY_S}"})
+@router.get("/{path:path}")
+def read_asset(path: str, request: Request) -> Response:
+    """One built asset, by hashed name (immutable) or by its plain logical name (revalidated)."""
+    assets: Assets = request.app.state.assets
+    if path in assets.logical_by_file:
+        logical, cache = assets.logical_by_file[path], IMMUTABLE
+    elif path in assets.manifest:
+        logical, cache = path, REVALIDATE
+    else:
+        raise AppError(404, f"There is no static file {path!r}.")
+    entry = assets.manifest[logical]
+    target = assets.root / entry["file"]
+    headers = {"Cache-Control": cache, "Vary": "Accept-Encoding"}
+    media_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+    accepted = _accepted(request.headers.get("accept-encoding", ""))
+    for encoding, suffix in ENCODINGS.items():
+        if encoding in entry["encodings"] and encoding in accepted:
+            headers["Content-Encoding"] = encoding
+            target = target.with_name(target.name + suffix)
+            break
+    if not os.path.isfile(target):
+        raise AppError(404, f"{target} is missing: rebuild the assets with `python -m app.assets build`.")
+    return FileResponse(target, media_type=media_type, headers=headers)

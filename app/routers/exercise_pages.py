@@ -10,7 +10,7 @@ from app.errors import AppError
 from app.exercises.service import answer_exercise, find_exercise
 from app.exercises.views import exercise_view
 from app.identity import CurrentVisitor
-from app.routers.pages import render_chapter
+from app.chapter_page import render_chapter
 
 router = APIRouter(prefix="/chapters", tags=["exercises"])
 

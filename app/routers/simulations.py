@@ -6,7 +6,7 @@ from starlette.concurrency import run_in_threadpool
 
 import simulations
 from app.deps import CourseDep
-from app.routers.pages import render_chapter
+from app.chapter_page import render_chapter
 from app.simulation_measured import simulation_for_request
 from app.simulation_runs import describe, get_module
 

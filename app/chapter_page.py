@@ -1,0 +1,116 @@
+"""The chapter page, assembled from parts rendered once: the chapter's text with its simulations at their
+defaults (the same for everyone until the next deploy) and each quiz question in each answered state.
+Per request only the small per-learner parts are added: the quiz answers (each question in this learner's
+option order), the exercises' states, the lab widgets, the header.
+
+Cached parts carry a placeholder where the CSRF token goes; the finished page gets this browser's token.
+"""
+
+from weakref import WeakKeyDictionary
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from markupsafe import Markup
+
+from app.content import Chapter, Option
+from app.exercises.service import exercise_states
+from app.exercises.views import exercise_views
+from app.identity import current_visitor
+from app.lab_runs.views import mount_labs
+from app.progress import latest_answers
+from app.quiz import option_orders
+from app.simulation_runs import run_simulation
+from app.simulation_views import mount_simulations
+
+TOKEN_PLACEHOLDER = "csrf-token-placeholder-d41d8cd9"
+
+
+class _PlaceholderRequest:
+    """Stands in for a request while a shared part renders: csrf_field() reads the token from here."""
+
+    scope = {"state": {"csrf_token": TOKEN_PLACEHOLDER}}
+
+
+# templates → {key: rendered part}; one entry per chapter and per (question, option order, answer): at most
+# 4! orders × 5 answer states per question, a few thousand in all.
+_PARTS: WeakKeyDictionary = WeakKeyDictionary()
+
+
+def _shared_part(templates, key: tuple, render) -> str:
+    parts = _PARTS.setdefault(templates, {})
+    if key not in parts:
+        parts[key] = render()
+    return parts[key]
+
+
+def _default_body(templates, chapter: Chapter) -> Markup:
+    return _shared_part(
+        templates, ("body", chapter.slug), lambda: mount_simulations(templates, _PlaceholderRequest(), chapter, {})
+    )
+
+
+def _plotly_url(assets, templates, chapter: Chapter) -> str | None:
+    """The Plotly bundle the chapter's charts need, decided from the trace types of each simulation's figure."""
+
+    def decide() -> str | None:
+        if not chapter.meta.simulations:
+            return None
+        figures = (run_simulation(ref.name, {}).figure for ref in chapter.meta.simulations)
+        return assets.plotly_url({trace.get("type", "scatter") for figure in figures for trace in figure["data"]})
+
+    return _shared_part(templates, ("plotly", chapter.slug), decide)
+
+
+def _quiz_question(
+    templates, chapter: Chapter, question_index: int, options: list[Option], chosen: str | None
+) -> str:
+    context = {"chapter": chapter, "question": chapter.meta.quiz[question_index], "options": options,
+               "chosen": chosen, "just_answered": False, "request": _PlaceholderRequest()}
+    order = tuple(option.id for option in options)
+    return _shared_part(
+        templates, ("quiz", chapter.slug, question_index, order, chosen),
+        lambda: templates.get_template("_quiz_question.html").render(context),
+    )
+
+
+def render_chapter(
+    request: Request,
+    chapter: Chapter,
+    states: dict[str, dict[str, str]],
+    refused: dict[str, tuple[str, str]] | None = None,
+) -> HTMLResponse:
+    """The chapter page with its simulations at `states` (name → query); records the visit.
+
+    `refused` (exercise id → (answer, message)) shows an answer that could not be checked beside its
+    exercise, as typed, and answers 422."""
+    app = request.app
+    templates, course, sessions = app.state.templates, app.state.course, app.state.sessions
+    visitor = current_visitor(request)
+    app.state.visits.record(visitor.learner_id, chapter.slug)
+    shown = {name: query for name, query in states.items() if query}
+    body = mount_simulations(templates, request, chapter, shown) if shown else _default_body(templates, chapter)
+    answers = latest_answers(sessions, visitor.learner_ids, chapter.slug)
+    orders = option_orders(visitor.learner_id, chapter)
+    quiz = "".join(
+        _quiz_question(templates, chapter, index, orders[question.id], answers.get(question.id))
+        for index, question in enumerate(chapter.meta.quiz)
+    )
+    exercises = exercise_views(chapter, exercise_states(sessions, visitor.learner_ids, chapter.slug), refused or {})
+    previous, following = course.neighbours(chapter)
+    html = templates.get_template("chapter.html").render(
+        {
+            "request": request,
+            "chapter": chapter,
+            "chapter_html": mount_labs(templates, request, body, app.state.settings, sessions, set(visitor.learner_ids)),
+            "quiz_html": Markup(quiz),
+            "plotly_url": _plotly_url(app.state.assets, templates, chapter),
+            "course": course,
+            "previous": previous,
+            "next": following,
+            "exercises": exercises,
+        }
+    )
+    return HTMLResponse(
+        html.replace(TOKEN_PLACEHOLDER, request.scope["state"].get("csrf_token", "")),
+        status_code=422 if refused else 200,
+    )

@@ -1,0 +1,107 @@
+"""Compresses dynamic responses (pages, fragments, JSON) in the best encoding the client accepts: zstd,
+then brotli, then gzip; a body seen moments ago is not compressed again. Only a body sent in one piece is compressed; a streamed one (server-sent events,
+file downloads) passes through untouched and unbuffered, and so does anything already encoded (the
+precompressed static files) or too small to gain.
+"""
+
+import gzip
+import hashlib
+from collections import OrderedDict
+
+import brotli
+import zstandard
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+MIN_BYTES = 512  # below this the encoding's header costs about what it saves
+CACHED_BODIES = 512  # compressed bodies kept (a chapter page is ~20 kB compressed: ~10 MB at most)
+COMPRESSIBLE = ("text/html", "text/css", "text/plain", "text/csv", "text/javascript", "application/json",
+                "application/javascript", "image/svg+xml", "application/problem+json")
+# Fast levels: this runs on every page view; the static files were compressed at the highest levels at set-up.
+# One zstd compressor is reused (a fresh one allocates its tables anew each time); like the cache below it is
+# only used on the event loop's thread, one call at a time.
+_ZSTD = zstandard.ZstdCompressor(level=3)
+_ENCODERS = {
+    "zstd": _ZSTD.compress,
+    "br": lambda body: brotli.compress(body, quality=4),
+    "gzip": lambda body: gzip.compress(body, compresslevel=5, mtime=0),
+}
+
+
+class _RecentlyCompressed:
+    """Identical bodies are compressed once: the same page reloaded, the same JSON for everyone. Keyed by a
+    digest of the exact bytes, so a cached answer is always the right one; the oldest entries go first."""
+
+    def __init__(self, entries: int = CACHED_BODIES):
+        self._entries = entries
+        self._cache: OrderedDict[tuple[str, bytes], bytes] = OrderedDict()
+
+    def compress(self, encoding: str, body: bytes) -> bytes:
+        key = (encoding, hashlib.blake2b(body, digest_size=16).digest())
+        found = self._cache.get(key)
+        if found is None:
+            found = self._cache[key] = _ENCODERS[encoding](body)
+            if len(self._cache) > self._entries:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(key)
+        return found
+
+
+def choose_encoding(accept_encoding: str) -> str | None:
+    """The first of zstd, br, gzip that the Accept-Encoding header allows (q=0 refuses one)."""
+    offered = {}
+    for part in accept_encoding.lower().split(","):
+        name, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        offered[name.strip()] = quality
+    for encoding in _ENCODERS:
+        if offered.get(encoding, offered.get("*", 0.0)) > 0:
+            return encoding
+    return None
+
+
+class CompressionMiddleware:
+    def __init__(self, app: ASGIApp):
+        self.app = app
+        self.recent = _RecentlyCompressed()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        encoding = choose_encoding(Headers(scope=scope).get("accept-encoding", ""))
+        start: Message | None = None
+
+        async def send_compressed(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                headers = Headers(raw=message["headers"])
+                media = headers.get("content-type", "").split(";")[0].strip()
+                if media not in COMPRESSIBLE or "content-encoding" in headers:
+                    await send(message)  # event streams, downloads and precompressed files: as they come
+                    return
+                start = message
+                return
+            if start is None:  # a body of a response that passes through
+                await send(message)
+                return
+            held, start = start, None
+            headers = MutableHeaders(raw=held["headers"])
+            if "accept-encoding" not in headers.get("vary", "").lower():
+                headers.add_vary_header("Accept-Encoding")
+            body = message.get("body", b"")
+            if encoding and not message.get("more_body", False) and len(body) >= MIN_BYTES:
+                body = self.recent.compress(encoding, body)
+                headers["Content-Encoding"] = encoding
+                headers["Content-Length"] = str(len(body))
+                message = {**message, "body": body}
+            await send(held)
+            await send(message)
+
+        await self.app(scope, receive, send_compressed)

@@ -1,0 +1,99 @@
+"""Dynamic responses are compressed for clients that accept it; streams (SSE) pass through at once."""
+
+import asyncio
+
+import brotli
+import pytest
+
+from app.compression import CompressionMiddleware, choose_encoding
+
+
+@pytest.mark.parametrize(("header", "chosen"), [
+    ("gzip, deflate, br, zstd", "zstd"), ("gzip, deflate, br", "br"), ("gzip", "gzip"), ("", None),
+    ("identity", None), ("br;q=0, gzip", "gzip"), ("*", "zstd"), ("zstd;q=0, *;q=0.5", "br"),
+])
+def test_the_encoding_is_the_best_one_the_client_accepts(header, chosen):
+    assert choose_encoding(header) == chosen
+
+
+def test_a_chapter_page_is_compressed_for_a_browser_and_plain_for_a_client_that_asks_for_nothing(client, course):
+    url = course.chapters[0].url
+    compressed = client.get(url, headers={"Accept-Encoding": "gzip, deflate, br"})
+    assert compressed.headers["content-encoding"] == "br" and "Accept-Encoding" in compressed.headers["vary"]
+    assert int(compressed.headers["content-length"]) < len(compressed.content) / 3
+    gzipped = client.get(url, headers={"Accept-Encoding": "gzip"})
+    assert gzipped.headers["content-encoding"] == "gzip" and "<h1" in gzipped.text
+    plain = client.get(url, headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers and int(plain.headers["content-length"]) == len(plain.content)
+
+
+def test_json_is_compressed_too(client):
+    response = client.get("/api/simulations", headers={"Accept-Encoding": "gzip"})
+    assert response.headers["content-encoding"] == "gzip" and response.json()
+
+
+async def _drive(app, accept_encoding: bytes, while_open=None) -> list[dict]:
+    """Call `app` behind the middleware; `while_open(sent)` runs while the app is still sending."""
+    sent = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": "/", "headers": [(b"accept-encoding", accept_encoding)]}
+    task = asyncio.create_task(CompressionMiddleware(app)(scope, receive, send))
+    if while_open:
+        await while_open(sent)
+    await task
+    return sent
+
+
+def test_an_event_stream_is_neither_compressed_nor_held_back():
+    released = asyncio.Event()
+    seen_while_open = []
+
+    async def sse(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"text/event-stream; charset=utf-8")]})
+        await send({"type": "http.response.body", "body": b"id: 1\ndata: {}\n\n" * 100, "more_body": True})
+        await released.wait()
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def look(sent):
+        await asyncio.sleep(0.05)
+        seen_while_open.extend(sent)
+        released.set()
+
+    sent = asyncio.run(_drive(sse, b"gzip, br", look))
+    assert len(seen_while_open) == 2  # headers and the first event went out while the stream was still open
+    assert all(name != b"content-encoding" for name, _ in sent[0]["headers"])
+    assert sent[1]["body"].startswith(b"id: 1")
+
+
+def test_a_page_body_sent_in_one_piece_is_compressed_with_its_length_corrected():
+    page = b"<p>" + b"the same words again " * 200 + b"</p>"
+
+    async def html(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": [
+            (b"content-type", b"text/html; charset=utf-8"), (b"content-length", str(len(page)).encode())]})
+        await send({"type": "http.response.body", "body": page, "more_body": False})
+
+    sent = asyncio.run(_drive(html, b"br"))
+    headers = dict(sent[0]["headers"])
+    assert headers[b"content-encoding"] == b"br" and headers[b"vary"] == b"Accept-Encoding"
+    assert brotli.decompress(sent[1]["body"]) == page and int(headers[b"content-length"]) == len(sent[1]["body"])
+
+
+def test_a_body_seen_before_is_served_from_the_cache_and_a_changed_one_is_compressed_afresh(monkeypatch):
+    calls = []
+    from app import compression
+
+    monkeypatch.setitem(compression._ENCODERS, "gzip", lambda body: calls.append(body) or b"z" + body[:8])
+    recent = compression._RecentlyCompressed(entries=2)
+    assert recent.compress("gzip", b"page one" * 100) == recent.compress("gzip", b"page one" * 100)
+    recent.compress("gzip", b"page two" * 100)
+    recent.compress("gzip", b"page three" * 100)  # pushes page one out
+    recent.compress("gzip", b"page one" * 100)
+    assert [body[:10] for body in calls] == [b"page onepa", b"page twopa", b"page three", b"page onepa"]
