@@ -21,7 +21,7 @@ from app.content import pygments_css
 from app.settings import PROJECT_ROOT, Settings, get_settings
 
 MANIFEST = "manifest.json"
-OWN_FILES = ("app.css", "app.js", "favicon.svg", "labs.js", "simulations.js", "theme.js")
+STATIC_DIR = PROJECT_ROOT / "static"
 # logical name → path inside node_modules (installed by `npm ci` from package-lock.json)
 VENDOR_FILES = {
     "vendor/htmx.min.js": "htmx.org/dist/htmx.min.js",
@@ -56,8 +56,9 @@ def hashed_name(logical: str, content: bytes) -> str:
 
 
 def _sources(settings: Settings) -> Iterable[tuple[str, bytes]]:
-    for name in OWN_FILES:
-        yield name, (PROJECT_ROOT / "static" / name).read_bytes()
+    for path in sorted(STATIC_DIR.iterdir()):  # every file of ours: a new one needs no list kept in step
+        if path.is_file():
+            yield path.name, path.read_bytes()
     for name, relative in VENDOR_FILES.items():
         path = settings.node_modules_dir / relative
         if not path.is_file():
