@@ -15,12 +15,14 @@ from app.csrf import CourseCSRFMiddleware, csrf_field, csrf_token
 from app.db import create_db_engine, make_session_factory
 from app.errors import install_error_handlers
 from app.identity import signed_in_user
+from app.lab_runs.events import StreamLimiter
 from app.lab_runs.scheduler import Scheduler, training_command
 from app.lab_runs.views import install_lab_template_helpers
 from app.learners import LearnerCookieMiddleware
 from app.rate_limits import install_rate_limits
 from app.routers import (
     account_pages,
+    api_docs,
     admin_pages,
     assets,
     auth_api,
@@ -34,6 +36,7 @@ from app.routers import (
     simulations,
     users_api,
 )
+from app.security import install_security
 from app.simulation_runs import RUNS
 from app.simulation_views import install_template_helpers
 from app.settings import PROJECT_ROOT, Settings, get_settings
@@ -63,8 +66,9 @@ def create_app(settings: Settings | None = None, run_command=None) -> FastAPI:
     app = FastAPI(
         title="Fine-Tuning in Practice",
         version="0.1.0",
-        docs_url="/api/docs",
+        docs_url=None,  # served from node_modules by app.routers.api_docs, when the settings allow
         redoc_url=None,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
         lifespan=_lifespan,
     )
     app.state.settings = settings
@@ -94,9 +98,11 @@ def create_app(settings: Settings | None = None, run_command=None) -> FastAPI:
         same_site="lax",
         https_only=settings.cookies_secure,
     )
+    install_security(app, settings)
     install_error_handlers(app)
     install_rate_limits(app, settings)
-    for module in (health, assets, chapters_api, quiz, simulations, labs, pages, auth_api, account_pages,
+    app.state.event_streams = StreamLimiter(settings.max_event_streams_per_owner)
+    for module in (health, assets, *((api_docs,) if settings.docs_enabled else ()), chapters_api, quiz, simulations, labs, pages, auth_api, account_pages,
                    cohorts_api, cohort_pages, users_api, admin_pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static")

@@ -15,6 +15,8 @@ VENDOR_FILES = {
     "htmx.min.js": "htmx.org/dist/htmx.min.js",
     "hx-sse.min.js": "htmx.org/dist/ext/hx-sse.min.js",
     "plotly.min.js": "plotly.js-dist-min/plotly.min.js",
+    "swagger-ui.css": "swagger-ui-dist/swagger-ui.css",  # the API docs page (app.routers.api_docs)
+    "swagger-ui-bundle.js": "swagger-ui-dist/swagger-ui-bundle.js",
 }
 ONE_DAY_S = 86_400
 
