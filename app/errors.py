@@ -70,7 +70,33 @@ def error_response(request: Request, status_code: int, detail: str, headers: dic
     return templates.TemplateResponse(request, template, context, status_code=status_code, headers=headers)
 
 
+ERROR_SCHEMA = {
+    "title": "Error",
+    "type": "object",
+    "properties": {"detail": {"type": "string", "description": "A sentence naming what is wrong."}},
+    "required": ["detail"],
+}
+
+
+def _document_error_shape(app: FastAPI) -> None:
+    """FastAPI documents its own 422 body (a list of error objects); ours is `{"detail": "a sentence"}`,
+    so the schema says that instead and clients generated from it read our errors right."""
+    generate = app.openapi
+
+    def openapi() -> dict:
+        schema = generate()
+        schemas = schema.get("components", {}).get("schemas", {})
+        if "HTTPValidationError" in schemas:
+            schemas["HTTPValidationError"] = ERROR_SCHEMA
+            schemas.pop("ValidationError", None)
+        return schema
+
+    app.openapi = openapi
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    _document_error_shape(app)
+
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError):
         return error_response(request, exc.status_code, exc.detail, exc.headers)
