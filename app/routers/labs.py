@@ -1,8 +1,10 @@
 """Lab runs over HTTP: the JSON API (launch, list, cancel, events as SSE, artifacts, data checks)
 and the pages around it (run view, my runs, evaluation view, data report)."""
 
+import json
+
 from fastapi import APIRouter, Request, UploadFile
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, StreamingResponse
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response, StreamingResponse
 from pydantic import ValidationError
 from slowapi.util import get_remote_address
 from starlette.concurrency import run_in_threadpool
@@ -160,7 +162,11 @@ def read_run_artifact(run_id: str, kind: str, sessions: SessionsDep, settings: S
     run = _owned_run(sessions, run_id, visitor)
     path = service.artifact_path(run, kind, settings)
     _, media_type, filename = service.ARTIFACTS[kind]
-    return FileResponse(path, media_type=media_type, filename=f"{run.recipe}-{run.id[:8]}-{filename}")
+    download = f"{run.recipe}-{run.id[:8]}-{filename}"
+    if kind == "events":  # as relayed live: file paths inside the run, not on the server
+        body = "".join(json.dumps(public_event(event, run.run_dir)) + "\n" for _, event in read_events(run.run_dir))
+        return Response(body, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{download}"'})
+    return FileResponse(path, media_type=media_type, filename=download)
 
 
 # -- pages -----------------------------------------------------------------------------------------

@@ -84,13 +84,15 @@ def test_a_stream_resumed_at_or_past_its_last_event_closes_at_once(learner):
         assert _sse_events(learner, run["id"], last_event_id=resume_at) == []  # returns: the stream ended
 
 
-def test_the_done_event_names_files_inside_the_run_not_server_paths(learner, lab_app):
+def test_the_done_event_and_the_events_download_name_files_inside_the_run_not_server_paths(learner, lab_app):
     run = _launch(learner, steps=3)
     _wait_status(learner, run["id"], "succeeded")
     done = _sse_events(learner, run["id"])[-1][1]
     assert done["type"] == "done" and done["metrics"] == "metrics.json"
-    page = learner.get(f"/labs/runs/{run['id']}").text
-    assert str(lab_app.state.settings.data_dir.resolve()) not in page
+    server_path = str(lab_app.state.settings.data_dir.resolve())
+    assert server_path not in learner.get(f"/labs/runs/{run['id']}").text
+    download = learner.get(f"/api/labs/runs/{run['id']}/artifacts/events")
+    assert download.status_code == 200 and '"type": "done"' in download.text and server_path not in download.text
 
 
 @pytest.fixture
