@@ -8,7 +8,7 @@ after the run's `done` or `error` event (the scheduler appends an `error` when a
 import asyncio
 import json
 import re
-from collections import Counter
+import weakref
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -74,22 +74,26 @@ def parse_event_number(text: str) -> int:
 
 class StreamLimiter:
     """Counts the event streams each owner holds open in this process, so one client cannot hold
-    thousands of polling connections."""
+    thousands of polling connections. Streams are held weakly: one whose response never started
+    (the client left at once, so its `finally` never ran) stops counting once it is collected."""
 
     def __init__(self, per_owner: int):
         self.per_owner = per_owner
-        self._open: Counter[str] = Counter()
+        self._open: dict[str, weakref.WeakSet] = {}
 
-    def try_open(self, owner: str) -> bool:
-        if self._open[owner] >= self.per_owner:
+    def try_open(self, owner: str, stream: AsyncIterator[bytes]) -> bool:
+        streams = self._open.setdefault(owner, weakref.WeakSet())
+        if len(streams) >= self.per_owner:
             return False
-        self._open[owner] += 1
+        streams.add(stream)
         return True
 
-    def close(self, owner: str) -> None:
-        self._open[owner] -= 1
-        if self._open[owner] <= 0:
-            del self._open[owner]
+    def close(self, owner: str, stream: AsyncIterator[bytes]) -> None:
+        streams = self._open.get(owner)
+        if streams is not None:
+            streams.discard(stream)
+            if not streams:
+                del self._open[owner]
 
 
 async def stream_events(run_dir: Path | str, after: int, poll_s: float = POLL_S,

@@ -77,8 +77,9 @@ async def _launch_from_request(request: Request, settings, sessions, visitor) ->
         fields, upload = await _json_object(request), None
     create = _parse_run_create(fields)
     anonymous = visitor.user is None
-    if anonymous:
-        enforce(request, "lab-launch:ip", settings.lab_anonymous_launches_per_ip, get_remote_address(request))
+    if anonymous:  # in a thread: with a shared store (Redis) counting is a network round trip
+        await run_in_threadpool(enforce, request, "lab-launch:ip", settings.lab_anonymous_launches_per_ip,
+                                get_remote_address(request))
     return await service.launch(create, settings, sessions, visitor.learner_id, set(visitor.learner_ids), upload,
                                 anonymous=anonymous)
 
@@ -92,16 +93,17 @@ async def _uploaded_file(request: Request, settings) -> UploadFile | None:
     return upload if getattr(upload, "filename", None) else None
 
 
-def _limit_anonymous_checks(request: Request, settings, user) -> None:
+async def _limit_anonymous_checks(request: Request, settings, user) -> None:
     """A check costs a subprocess: visitors without an account get a per-address budget."""
     if user is None:
-        enforce(request, "lab-check:ip", settings.lab_checks_per_ip, get_remote_address(request))
+        await run_in_threadpool(enforce, request, "lab-check:ip", settings.lab_checks_per_ip,
+                                get_remote_address(request))
 
 
 @router.post("/api/labs/data/check")
 async def create_data_check(request: Request, settings: SettingsDep, user: OptionalUser) -> dict:
     """Run the engine's checks on an uploaded chat-JSONL file (multipart field `file`) and return its report."""
-    _limit_anonymous_checks(request, settings, user)
+    await _limit_anonymous_checks(request, settings, user)
     upload = await _uploaded_file(request, settings)
     if upload is None:
         raise AppError(422, "file: choose a chat JSONL file to check.")
@@ -147,10 +149,11 @@ async def read_run_events(run_id: str, request: Request, sessions: SessionsDep, 
         raise AppError(422, f"Last-Event-ID: {exc}") from None
     streams: StreamLimiter = request.app.state.event_streams
     owner = f"user:{visitor.user.id}" if visitor.user else visitor.learner_id
-    if not streams.try_open(owner):
+    stream = stream_events(run.run_dir, after, on_close=lambda: streams.close(owner, stream))
+    if not streams.try_open(owner, stream):
         raise AppError(429, f"You have {streams.per_owner} event streams open already; close a run page first.")
     return StreamingResponse(
-        stream_events(run.run_dir, after, on_close=lambda: streams.close(owner)),
+        stream,
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -212,7 +215,7 @@ def read_evaluation_page(run_id: str, request: Request, sessions: SessionsDep, v
 @router.post("/labs/data/check", response_class=HTMLResponse)
 async def create_data_check_from_form(request: Request, settings: SettingsDep, user: OptionalUser):
     """The data lab: check an uploaded file (or the course's sample set) and show the report."""
-    _limit_anonymous_checks(request, settings, user)
+    await _limit_anonymous_checks(request, settings, user)
     if request.query_params.get("sample"):
         report = await service.check_sample(settings)
     else:

@@ -187,3 +187,17 @@ def test_a_data_check_stops_waiting_in_line_with_a_503_when_the_server_is_busy(l
 
     assert asyncio.run(scenario()) == [503, 30]
 
+
+
+def test_a_stream_whose_response_never_started_stops_counting_once_dropped(tmp_path):
+    import gc
+
+    from app.lab_runs.events import StreamLimiter, stream_events
+
+    limiter = StreamLimiter(per_owner=1)
+    abandoned = stream_events(tmp_path, 0)
+    assert limiter.try_open("owner", abandoned)
+    assert not limiter.try_open("owner", stream_events(tmp_path, 0))
+    del abandoned  # the client left before the response began: its `finally` never runs
+    gc.collect()
+    assert limiter.try_open("owner", stream_events(tmp_path, 0))
