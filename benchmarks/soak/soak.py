@@ -104,7 +104,8 @@ class Visitor:
         if numeric:
             name, prop = self.rng.choice(sorted(numeric.items()))
             value = self.rng.uniform(prop["minimum"], prop["maximum"])
-            query[name] = str(round(value) if prop["type"] == "integer" else round(value, 4))
+            # Full precision: rounding a float could leave a log-scale field's range (lr's minimum is 1e-6).
+            query[name] = str(round(value) if prop["type"] == "integer" else value)
         return await self.client.get(f"/api/simulations/{sim['name']}", params=query)
 
     async def stream(self) -> httpx.Response:
