@@ -6,14 +6,15 @@ database, so the CLI and the HTTP handlers share it.
 
 import re
 import uuid
+from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import insert_for, reading, transaction
 from app.errors import AppError
-from app.models import ROLES, Learner, User, utcnow
+from app.models import ROLES, EndedSession, Learner, User, utcnow
 from app.passwords import check_new_password, hash_password, verify_password
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -104,6 +105,26 @@ def end_all_sessions(factory: sessionmaker[Session], user_id: int) -> int:
         user = session.get(User, user_id)
         user.session_version += 1
         return user.session_version
+
+
+def end_session(factory: sessionmaker[Session], nonce: str, forget_before: datetime) -> None:
+    """Record a logged-out session's nonce (its cookie stops working); nonces ended before
+    `forget_before` are dropped, their cookies having expired by then."""
+    with transaction(factory) as session:
+        session.execute(delete(EndedSession).where(EndedSession.ended_at < forget_before))
+        if session.get(EndedSession, nonce) is None:
+            session.add(EndedSession(nonce=nonce))
+
+
+def session_ended(factory: sessionmaker[Session], nonce: str) -> bool:
+    with reading(factory) as session:
+        return session.get(EndedSession, nonce) is not None
+
+
+def learner_account(factory: sessionmaker[Session], learner_id: str) -> int | None:
+    """The account that has claimed this learner, if any."""
+    with reading(factory) as session:
+        return session.scalar(select(Learner.account_id).where(Learner.id == learner_id))
 
 
 def change_password(factory: sessionmaker[Session], user_id: int, current: str, new: str) -> int:

@@ -29,6 +29,8 @@ VENDOR_FILES = {
     "vendor/plotly-basic.min.js": "plotly.js-basic-dist-min/plotly-basic.min.js",
     "vendor/plotly-cartesian.min.js": "plotly.js-cartesian-dist-min/plotly-cartesian.min.js",
     "vendor/plotly.min.js": "plotly.js-dist-min/plotly.min.js",
+    "vendor/swagger-ui.css": "swagger-ui-dist/swagger-ui.css",  # the API docs page (app.routers.api_docs)
+    "vendor/swagger-ui-bundle.js": "swagger-ui-dist/swagger-ui-bundle.js",
 }
 GENERATED_FILES = {"vendor/highlight.css": pygments_css}
 # The official partial bundles, smallest first, with the trace types each one registers; the full

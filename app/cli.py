@@ -27,7 +27,9 @@ def _serve(args: argparse.Namespace) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrate(settings.resolved_database_url)
     print(f"Serving Fine-Tuning in Practice on http://{args.host}:{args.port}", flush=True)
-    uvicorn.run("app.main:create_app", factory=True, host=args.host, port=args.port, workers=args.workers)
+    # proxy_headers off: the app believes X-Forwarded-* only from COURSE_TRUSTED_PROXIES (app.security).
+    uvicorn.run("app.main:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
+                proxy_headers=False)
     return 0
 
 

@@ -1,4 +1,6 @@
-"""CSRF protection for every state-changing request: starlette-csrf's double-submit cookie, extended.
+"""CSRF protection for every state-changing request: starlette-csrf's double-submit cookie, extended,
+and bound to the session: a signed-in session only accepts a token signed for its own session nonce,
+so a token planted or copied from elsewhere does not pass.
 
 The token travels in the `x-csrftoken` header (htmx sends it from `<body hx-headers:inherited>`, API
 clients copy the `csrftoken` cookie) or, for plain HTML forms that must work without JavaScript, in
@@ -6,8 +8,12 @@ a hidden `csrftoken` form field. Both are checked here, in one place. The token 
 known before the page renders, so even the very first page a browser gets carries a working one.
 """
 
+import hashlib
 import http.cookies
+import secrets
 from urllib.parse import parse_qs
+
+from itsdangerous import BadData
 
 from markupsafe import Markup, escape
 from starlette.datastructures import Headers, MutableHeaders
@@ -24,6 +30,17 @@ HEADER_NAME = "x-csrftoken"
 FORM_FIELD = "csrftoken"
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 REFUSAL = "The form's security token is missing or out of date (CSRF check). Reload the page and try again."
+
+
+def _session_binding(scope: Scope) -> str:
+    """What a token is bound to: the signed-in session's nonce (new at every login), else `anonymous`."""
+    session = scope.get("session") or {}
+    return str(session.get("nonce") or "anonymous")
+
+
+def _digest(binding: str) -> str:
+    # The token is signed with the secret key; this only keeps the session's nonce out of a JS-readable cookie.
+    return hashlib.sha256(binding.encode()).hexdigest()[:24]
 
 
 class _FormTooLarge(Exception):
@@ -47,8 +64,10 @@ class CourseCSRFMiddleware(CSRFMiddleware):
             return
         request = Request(scope)
         cookie = request.cookies.get(self.cookie_name)
-        # A cookie this server did not sign (or signed with an old key) is replaced, not trusted.
-        token = cookie if cookie and self._is_ours(cookie) else self._generate_csrf_token()
+        # A cookie this server did not sign for this session (another session's, a planted one, an old
+        # key's) is replaced, not trusted.
+        bound = bool(cookie) and self._is_bound(cookie, _session_binding(scope))
+        token = cookie if bound else self._bound_token(_session_binding(scope))
         scope.setdefault("state", {})["csrf_token"] = token
 
         if request.method not in self.safe_methods and not self._url_is_exempt(request.url):
@@ -57,29 +76,37 @@ class CourseCSRFMiddleware(CSRFMiddleware):
             except _FormTooLarge:
                 detail = f"The upload is larger than this server accepts ({self.max_form_bytes:,} bytes)."
                 response = error_response(Request(scope), 413, detail)
-                await response(scope, receive, self._with_cookie(send, token, cookie))
+                await response(scope, receive, self._with_cookie(scope, send, token, cookie))
                 return
-            if not (cookie and submitted and self._csrf_tokens_match(cookie, submitted)):
+            if not (bound and submitted and secrets.compare_digest(cookie, submitted)):
                 response = error_response(Request(scope, receive), 403, REFUSAL)
-                await response(scope, receive, self._with_cookie(send, token, cookie))
+                await response(scope, receive, self._with_cookie(scope, send, token, cookie))
                 return
-        await self.app(scope, receive, self._with_cookie(send, token, cookie))
+        await self.app(scope, receive, self._with_cookie(scope, send, token, cookie))
 
-    def _is_ours(self, token: str) -> bool:
-        return self._csrf_tokens_match(token, token)
+    def _bound_token(self, binding: str) -> str:
+        return self.serializer.dumps([secrets.token_urlsafe(32), _digest(binding)])
 
-    def _with_cookie(self, send: Send, token: str, cookie: str | None) -> Send:
-        if token == cookie:
-            return send
+    def _is_bound(self, token: str, binding: str) -> bool:
+        try:
+            value = self.serializer.loads(token)
+        except BadData:
+            return False
+        return isinstance(value, list) and len(value) == 2 and value[1] == _digest(binding)
 
+    def _with_cookie(self, scope: Scope, send: Send, token: str, cookie: str | None) -> Send:
         async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start":
-                morsel = http.cookies.SimpleCookie()
-                morsel[self.cookie_name] = token
-                morsel[self.cookie_name]["path"] = self.cookie_path
-                morsel[self.cookie_name]["secure"] = self.cookie_secure
-                morsel[self.cookie_name]["samesite"] = self.cookie_samesite
-                MutableHeaders(scope=message).append("set-cookie", morsel.output(header="").strip())
+                # Logging in or out changes the session, and so the token that belongs to it.
+                current = token if self._is_bound(token, _session_binding(scope)) else None
+                current = current or self._bound_token(_session_binding(scope))
+                if current != cookie:
+                    morsel = http.cookies.SimpleCookie()
+                    morsel[self.cookie_name] = current
+                    morsel[self.cookie_name]["path"] = self.cookie_path
+                    morsel[self.cookie_name]["secure"] = self.cookie_secure
+                    morsel[self.cookie_name]["samesite"] = self.cookie_samesite
+                    MutableHeaders(scope=message).append("set-cookie", morsel.output(header="").strip())
             await send(message)
 
         return send_with_cookie

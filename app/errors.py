@@ -20,10 +20,14 @@ TITLES = {
     403: "Not allowed",
     404: "Not found",
     405: "Method not allowed",
+    413: "Too large",
     422: "Invalid input",
     429: "Too many attempts",
     500: "Server error",
+    503: "Busy",
 }
+
+MAX_DETAIL_CHARS = 600  # room for a sentence with a few named values; an echoed megabyte is cut here
 
 
 class AppError(Exception):
@@ -41,12 +45,18 @@ def describe_validation_errors(errors) -> str:
     parts = []
     for error in errors:
         loc = [str(x) for x in error.get("loc", ()) if x not in ("body", "query", "path")]
-        field = ".".join(loc) or "request"
+        field = shorten(".".join(loc), 80) or "request"
         parts.append(f"{field}: {error.get('msg', 'invalid value')}")
     return "; ".join(parts)
 
 
+def shorten(text: str, limit: int) -> str:
+    """`text`, cut to `limit` characters with an ellipsis: what a client sent is never echoed back whole."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def error_response(request: Request, status_code: int, detail: str, headers: dict[str, str] | None = None) -> Response:
+    detail = shorten(detail, MAX_DETAIL_CHARS)
     if request.url.path.startswith("/api/") or request.url.path == "/healthz":
         return JSONResponse({"detail": detail}, status_code=status_code, headers=headers)
     is_htmx = bool(request.headers.get("HX-Request"))
@@ -60,7 +70,33 @@ def error_response(request: Request, status_code: int, detail: str, headers: dic
     return templates.TemplateResponse(request, template, context, status_code=status_code, headers=headers)
 
 
+ERROR_SCHEMA = {
+    "title": "Error",
+    "type": "object",
+    "properties": {"detail": {"type": "string", "description": "A sentence naming what is wrong."}},
+    "required": ["detail"],
+}
+
+
+def _document_error_shape(app: FastAPI) -> None:
+    """FastAPI documents its own 422 body (a list of error objects); ours is `{"detail": "a sentence"}`,
+    so the schema says that instead and clients generated from it read our errors right."""
+    generate = app.openapi
+
+    def openapi() -> dict:
+        schema = generate()
+        schemas = schema.get("components", {}).get("schemas", {})
+        if "HTTPValidationError" in schemas:
+            schemas["HTTPValidationError"] = ERROR_SCHEMA
+            schemas.pop("ValidationError", None)
+        return schema
+
+    app.openapi = openapi
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    _document_error_shape(app)
+
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError):
         return error_response(request, exc.status_code, exc.detail, exc.headers)

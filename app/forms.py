@@ -28,6 +28,20 @@ NOTICES = {
 }
 
 
+async def read_json_object(request: Request, hint: str) -> dict:
+    """The body as a JSON object; 422 naming what is wrong for anything else (a body nested too deep to
+    parse included), with `hint` showing what to send."""
+    try:
+        fields = await request.json()
+    except RecursionError:
+        raise AppError(422, f"body: nested too deeply; {hint}") from None
+    except ValueError:
+        raise AppError(422, f"body: not valid JSON; {hint}") from None
+    if not isinstance(fields, dict):
+        raise AppError(422, "body: a JSON object is expected")
+    return fields
+
+
 def render(request: Request, template: str, context: dict | None = None, status_code: int = 200,
            headers: dict[str, str] | None = None) -> Response:
     notice = NOTICES.get(request.query_params.get("notice", ""))

@@ -8,6 +8,7 @@ bumping the version in the database ends every session of the account, wherever 
 
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -15,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app import accounts
 from app.errors import AppError
-from app.models import User
+from app.models import User, utcnow
 from app.rate_limits import limit_auth_attempt
 
 _MISSING = object()
@@ -33,8 +34,10 @@ def load_current_user(request: Request) -> User | None:
     session = request.scope.get("session") or {}
     user = None
     if "user" in session:
-        user = accounts.get_user(request.app.state.sessions, session["user"])
-        if user is None or user.session_version != session.get("version"):
+        factory = request.app.state.sessions
+        user = accounts.get_user(factory, session["user"])
+        if (user is None or user.session_version != session.get("version")
+                or accounts.session_ended(factory, str(session.get("nonce")))):
             session.clear()
             user = None
     state["user"] = user
@@ -73,6 +76,10 @@ def current_visitor(request: Request) -> Visitor:
     holder = state["learner"]
     learner = holder.get()
     if user is None:
+        if accounts.learner_account(request.app.state.sessions, learner) is not None:
+            # An account's learner: its cookie alone (a copy, or one kept after logging out) does not act for
+            # the account, so this browser starts over as a new anonymous learner.
+            learner = holder.switch()
         visitor = Visitor(None, learner, (learner,))
     else:
         owned = accounts.owned_learners(request.app.state.sessions, user.id)
@@ -124,7 +131,12 @@ def log_in(request: Request, email: str, password: str) -> User:
 
 def log_out(request: Request) -> None:
     """End this session; the browser starts over as a new anonymous learner, so the next person
-    on a shared computer neither sees nor adds to this account's progress."""
+    on a shared computer neither sees nor adds to this account's progress. The session is ended on the
+    server too, so a copy of its cookie stops working."""
+    nonce = request.session.get("nonce")
+    if nonce:
+        max_age = timedelta(days=request.app.state.settings.session_max_age_days)
+        accounts.end_session(request.app.state.sessions, str(nonce), utcnow() - max_age)
     request.session.clear()
     state = _state(request)
     state["user"] = None

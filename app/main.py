@@ -16,12 +16,14 @@ from app.csrf import CourseCSRFMiddleware, csrf_field, csrf_token
 from app.db import create_db_engine, make_session_factory
 from app.errors import install_error_handlers
 from app.identity import signed_in_user
+from app.lab_runs.events import StreamLimiter
 from app.lab_runs.scheduler import Scheduler, training_command
 from app.lab_runs.views import install_lab_template_helpers
 from app.learners import LearnerCookieMiddleware
 from app.rate_limits import install_rate_limits
 from app.routers import (
     account_pages,
+    api_docs,
     admin_pages,
     assets,
     auth_api,
@@ -40,6 +42,7 @@ from app.routers import (
     sweeps,
     users_api,
 )
+from app.security import install_security
 from app.simulation_runs import RUNS
 from app.simulation_views import install_template_helpers
 from app.settings import PROJECT_ROOT, Settings, get_settings
@@ -71,8 +74,9 @@ def create_app(settings: Settings | None = None, run_command=None) -> FastAPI:
     app = FastAPI(
         title="Fine-Tuning in Practice",
         version="0.1.0",
-        docs_url="/api/docs",
+        docs_url=None,  # served from node_modules by app.routers.api_docs, when the settings allow
         redoc_url=None,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
         lifespan=_lifespan,
     )
     app.state.settings = settings
@@ -106,10 +110,13 @@ def create_app(settings: Settings | None = None, run_command=None) -> FastAPI:
         https_only=settings.cookies_secure,
     )
     app.add_middleware(CompressionMiddleware)  # outermost: compresses what every other layer produced
+    install_security(app, settings)
     install_error_handlers(app)
     install_rate_limits(app, settings)
-    for module in (health, assets, chapters_api, quiz, exercises_api, exercise_pages, capstone_api, capstone_pages,
-                   simulations, labs, sweeps, pages, auth_api, account_pages, cohorts_api, cohort_pages, users_api,
-                   admin_pages):
+    app.state.event_streams = StreamLimiter(settings.max_event_streams_per_owner)
+    docs = (api_docs,) if settings.docs_enabled else ()
+    for module in (health, assets, *docs, chapters_api, quiz, exercises_api, exercise_pages, capstone_api,
+                   capstone_pages, simulations, labs, sweeps, pages, auth_api, account_pages, cohorts_api,
+                   cohort_pages, users_api, admin_pages):
         app.include_router(module.router)
     return app

@@ -73,6 +73,16 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class EndedSession(Base):
+    """A session cookie ended by logging out: its nonce, kept until the cookie would have expired anyway,
+    so a copy of the cookie no longer logs anyone in."""
+
+    __tablename__ = "ended_sessions"
+
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
 class Cohort(Base):
     __tablename__ = "cohorts"
 

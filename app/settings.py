@@ -7,6 +7,7 @@ Each field has a default that works on a laptop and a description (a test enforc
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from limits import parse as parse_rate_limit
 from pydantic import Field, field_validator, model_validator
@@ -108,11 +109,51 @@ class Settings(BaseSettings):
     lab_min_free_disk_mb: int = Field(
         500, ge=0, le=10_000_000, description="A run starts only when the data dir's disk has this much free space."
     )
+    lab_require_account: bool = Field(
+        False, description="When true, only signed-in accounts may launch lab runs (visitors may still check data)."
+    )
+    lab_max_queued_anonymous_runs: int = Field(
+        20, ge=0, le=10_000, description="Runs of visitors without an account that may be queued or running at once, server-wide."
+    )
+    lab_anonymous_launches_per_ip: str = Field(
+        "5/hour", description="Lab launches allowed from one address by visitors without an account (e.g. 5/hour)."
+    )
+    lab_checks_per_ip: str = Field(
+        "20/minute", description="Dataset checks allowed from one address by visitors without an account (e.g. 20/minute)."
+    )
+    lab_max_concurrent_checks: int = Field(
+        2, ge=1, le=64, description="Dataset checks (each a short subprocess) that may run at once; the rest wait."
+    )
+    max_json_body_bytes: int = Field(
+        1_000_000, ge=1_000, le=100_000_000, description="Largest JSON request body accepted, in bytes."
+    )
+    max_event_streams_per_owner: int = Field(
+        8, ge=1, le=1_000, description="Lab event streams (SSE) one browser or account may hold open at once."
+    )
+    trusted_proxies: str = Field(
+        "",
+        description=(
+            "Comma-separated addresses or networks of reverse proxies whose X-Forwarded-For and "
+            "X-Forwarded-Proto are believed. Empty: no proxy is trusted and the peer address counts."
+        ),
+    )
+    trusted_hosts: str = Field(
+        "",
+        description=(
+            "Comma-separated Host header values the server answers (e.g. course.example.org,*.example.org). "
+            "Empty: the base URL's host, plus localhost and 127.0.0.1 in development."
+        ),
+    )
+    api_docs: bool | None = Field(
+        None,
+        description="Serve /api/docs and /openapi.json. Empty: on in development, off in production.",
+    )
     lab_gpus_per_run: float = Field(
         0.0, ge=0, le=8, description="GPUs a run asks the Ray cluster for (fractions share a GPU); 0 runs on CPU."
     )
 
-    @field_validator("auth_rate_limit_per_ip", "auth_rate_limit_per_account")
+    @field_validator("auth_rate_limit_per_ip", "auth_rate_limit_per_account", "lab_anonymous_launches_per_ip",
+                     "lab_checks_per_ip")
     @classmethod
     def _rate_limit_is_parseable(cls, value: str) -> str:
         try:
@@ -140,6 +181,25 @@ class Settings(BaseSettings):
     @property
     def cookies_secure(self) -> bool:
         return self.base_url.startswith("https://")
+
+    @property
+    def docs_enabled(self) -> bool:
+        return self.environment == "development" if self.api_docs is None else self.api_docs
+
+    @property
+    def allowed_hosts(self) -> list[str]:
+        """Host header values to answer: the configured list, else the base URL's host (and, in
+        development, the loopback names and the test client's `testserver`)."""
+        if self.trusted_hosts.strip():
+            return [h.strip() for h in self.trusted_hosts.split(",") if h.strip()]
+        hosts = [urlsplit(self.base_url).hostname or "127.0.0.1"]
+        if self.environment == "development":
+            hosts += ["127.0.0.1", "localhost", "[::1]", "testserver"]
+        return hosts
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
 
 
 @lru_cache

@@ -64,6 +64,15 @@ def _describe(value) -> str:
             int: "a number", float: "a number"}.get(type(value), type(value).__name__)
 
 
+def _shown(value, limit: int = 60) -> str:
+    """A value quoted in a message: as JSON, cut to `limit` characters (a report never echoes a megabyte)."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (RecursionError, ValueError):
+        return "a deeply nested value"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def check_example(obj, line: int) -> list[Issue]:
     """The schema rules for one parsed line."""
     def err(rule, message, severity="error"):
@@ -71,7 +80,7 @@ def check_example(obj, line: int) -> list[Issue]:
 
     if not isinstance(obj, dict):
         return [err("not_an_object", f'expected a JSON object like {{"messages": [...]}}, got {_describe(obj)}')]
-    issues = [err("unknown_key", f'unknown key "{k}" (ignored; known: messages, label)', "warning")
+    issues = [err("unknown_key", f'unknown key {_shown(k)} (ignored; known: messages, label)', "warning")
               for k in obj if k not in TOP_LEVEL_KEYS]
     if "messages" not in obj:
         return issues + [err("missing_messages", 'no "messages" key: each line needs a "messages" list')]
@@ -95,14 +104,14 @@ def check_example(obj, line: int) -> list[Issue]:
             continue
         for key in m:
             if key not in MESSAGE_KEYS:
-                issues.append(err("unknown_message_key", f'message {n} has unknown key "{key}" '
+                issues.append(err("unknown_message_key", f'message {n} has unknown key {_shown(key)} '
                                                          "(messages take only role and content)"))
         if "role" not in m:
             issues.append(err("missing_role", f"message {n} has no role"))
         elif role not in ROLES:
             hint = f'; use lowercase "{role.lower()}"' if isinstance(role, str) and role.lower() in ROLES else \
                 "; use system, user or assistant"
-            issues.append(err("unknown_role", f"message {n} has role {json.dumps(role)}{hint}"))
+            issues.append(err("unknown_role", f"message {n} has role {_shown(role)}{hint}"))
         if "content" not in m:
             issues.append(err("missing_content", f"message {n} ({role}) has no content"))
         elif not isinstance(m["content"], str):
@@ -203,6 +212,10 @@ def _load_lines(path: Path, report: Report) -> list[tuple[int, dict]]:
         except json.JSONDecodeError as exc:
             report.issues.append(Issue(n, "invalid_json", f"line {n}: not valid JSON ({exc.msg} at column "
                                                           f"{exc.colno})"))
+            continue
+        except (ValueError, RecursionError):  # a number of thousands of digits, or nesting past Python's stack
+            report.issues.append(Issue(n, "invalid_json", f"line {n}: JSON too deeply nested or with a number "
+                                                          "too long to read"))
             continue
         parsed.append((n, obj))
     return parsed

@@ -68,7 +68,7 @@ def export_merged(run_dir: Path, cfg, out: Path) -> Path:
     merged.save_pretrained(out)
     tokenizer.save_pretrained(out)
     (out / "merge.json").write_text(json.dumps({
-        "base": cfg.base, "adapter": str(run_dir / "adapter"), "dtype": "float32",
+        "base": cfg.base, "adapter": "adapter/ in the run directory", "dtype": "float32",
         "note": "merged into the full-precision base; quantize again for serving if needed"}, indent=2))
     return out
 

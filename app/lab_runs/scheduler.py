@@ -9,7 +9,6 @@ alive → watched again; gone → `interrupted`, with the reason.
 import fcntl
 import json
 import logging
-import os
 import sys
 import threading
 from datetime import UTC
@@ -22,6 +21,7 @@ from app.lab_runs.events import TERMINAL, append_event, last_event
 from app.lab_runs.models import Run
 from app.models import utcnow
 from app.settings import Settings
+from labs.job_env import job_environment
 from labs.runners import Runner
 
 log = logging.getLogger("course.labs")
@@ -35,12 +35,6 @@ def training_command(run: Run) -> list[str]:
     for field, value in sorted(json.loads(run.overrides).items()):
         command += ["--set", f"{field}={value}"]
     return command
-
-
-def job_environment(settings: Settings) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("COURSE_SECRET")}
-    env.update(COURSE_DATA_DIR=str(settings.data_dir.resolve()), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-    return env
 
 
 class Scheduler:
@@ -111,7 +105,7 @@ class Scheduler:
     def _launch(self, run: Run) -> None:
         try:
             handle = self.runner.start(
-                run.id, self.command_for(run), run.run_dir, job_environment(self.settings), self._gpus(run)
+                run.id, self.command_for(run), run.run_dir, job_environment(self.settings.data_dir), self._gpus(run)
             )
         except Exception as exc:
             log.exception("could not start run %s", run.id)

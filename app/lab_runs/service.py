@@ -2,12 +2,14 @@
 and find a run's artifacts. The lab engine runs in subprocesses, so this module never imports torch.
 """
 
+import asyncio
 import json
 import shutil
 import subprocess
 import sys
 import tempfile
 import uuid
+import weakref
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,17 +17,21 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 import labs
 from app.errors import AppError
 from app.lab_runs import store
 from app.lab_runs.models import Run
 from app.settings import Settings
+from labs.job_env import job_environment
 
 RECIPES_DIR = Path(labs.__file__).resolve().parent / "recipes"
 SAMPLE_DATASET = Path(labs.__file__).resolve().parent / "samples" / "legal-support-sample.jsonl"
 DEFAULT_RECIPE = "legal-format"
 CHECK_TIMEOUT_S = 120
+CHECK_QUEUE_WAIT_S = 60  # how long a check waits for a free slot before the server says it is busy
+_CHECK_SLOTS: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]" = weakref.WeakKeyDictionary()
 EXPORT_TIMEOUT_S = 600
 ARTIFACTS = {
     # kind → (file inside the run dir, media type, download name)
@@ -93,22 +99,46 @@ def bases(settings: Settings) -> list[BaseChoice]:
     return choices
 
 
-def _lab_env(settings: Settings) -> dict:
-    import os
+def _check_slots(settings: Settings) -> asyncio.Semaphore:
+    """This event loop's semaphore bounding the checks that run at once (a check is a ~1 s subprocess)."""
+    loop = asyncio.get_running_loop()
+    slots = _CHECK_SLOTS.get(loop)
+    if slots is None:
+        slots = _CHECK_SLOTS[loop] = asyncio.Semaphore(settings.lab_max_concurrent_checks)
+    return slots
 
-    return {**os.environ, "COURSE_DATA_DIR": str(settings.data_dir.resolve()), "HF_HUB_OFFLINE": "1"}
 
+async def check_dataset(path: Path, settings: Settings) -> dict:
+    """The engine's report on a chat-JSONL file (`course-lab data check --json`).
 
-def check_dataset(path: Path, settings: Settings) -> dict:
-    """The engine's report on a chat-JSONL file (`course-lab data check --json`), plus the file's lines."""
-    result = subprocess.run(
-        [sys.executable, "-m", "labs", "data", "check", "--json", str(path)],
-        capture_output=True, text=True, timeout=CHECK_TIMEOUT_S, env=_lab_env(settings),
-    )
-    if result.returncode not in (0, 1):
-        message = result.stderr.strip().removeprefix("course-lab: error: ") or "the file could not be checked"
-        raise AppError(422, f"file: {message}")
-    report = json.loads(result.stdout)
+    An asyncio subprocess, so the event loop serves every other request meanwhile; at most
+    `lab_max_concurrent_checks` run at once, and a check that waits too long for a slot gets a 503."""
+    slots = _check_slots(settings)
+    try:
+        await asyncio.wait_for(slots.acquire(), CHECK_QUEUE_WAIT_S)
+    except TimeoutError:
+        raise AppError(503, "The server is busy checking other files; try again in a minute.",
+                       headers={"Retry-After": "30"}) from None
+    try:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "labs", "data", "check", "--json", str(path),
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            env=job_environment(settings.data_dir),
+        )
+        try:
+            stdout, stderr = await asyncio.wait_for(process.communicate(), CHECK_TIMEOUT_S)
+        except BaseException:  # timed out, or the client went away: the check must not outlive the request
+            process.kill()
+            await process.wait()
+            raise
+    except TimeoutError:
+        raise AppError(422, f"file: checking it took longer than {CHECK_TIMEOUT_S} s; send a smaller file.") from None
+    finally:
+        slots.release()
+    if process.returncode not in (0, 1):
+        message = stderr.decode("utf-8", "replace").strip().removeprefix("course-lab: error: ")
+        raise AppError(422, f"file: {message[-500:] or 'the file could not be checked'}")
+    report = json.loads(stdout)
     report["file"] = path.name
     return report
 
@@ -141,23 +171,24 @@ def save_upload(upload, settings: Settings, directory: Path) -> Path:
     return path
 
 
-def check_upload(upload, settings: Settings) -> dict:
-    """Check an uploaded file in a scratch folder that is removed afterwards, whatever happens."""
+async def check_upload(upload, settings: Settings) -> dict:
+    """Check an uploaded file in a scratch folder that is removed afterwards, whatever happens.
+    File copying and reading run in worker threads, the check in a subprocess: the event loop never waits."""
     scratch = Path(tempfile.mkdtemp(prefix="check-", dir=_scratch_root(settings)))
     try:
-        path = save_upload(upload, settings, scratch)
-        report = check_dataset(path, settings)
-        report["lines_text"] = _quoted_lines(path, report)
+        path = await run_in_threadpool(save_upload, upload, settings, scratch)
+        report = await check_dataset(path, settings)
+        report["lines_text"] = await run_in_threadpool(_quoted_lines, path, report)
         report["file"] = upload.filename or "dataset.jsonl"
         return report
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        await run_in_threadpool(shutil.rmtree, scratch, ignore_errors=True)
 
 
-def check_sample(settings: Settings) -> dict:
+async def check_sample(settings: Settings) -> dict:
     """The report on the course's sample set: a realistic file with the usual problems left in."""
-    report = check_dataset(SAMPLE_DATASET, settings)
-    report["lines_text"] = _quoted_lines(SAMPLE_DATASET, report)
+    report = await check_dataset(SAMPLE_DATASET, settings)
+    report["lines_text"] = await run_in_threadpool(_quoted_lines, SAMPLE_DATASET, report)
     return report
 
 
@@ -184,10 +215,39 @@ def _quoted_lines(path: Path, report: dict) -> dict[int, str]:
     return quoted
 
 
+async def launch(
+    request: RunCreate, settings: Settings, sessions: sessionmaker[Session], learner: str,
+    owners: Collection[str], upload=None, anonymous: bool = False,
+) -> Run:
+    """Check the limits, then queue the run (with its dataset, when one was uploaded and is usable).
+    The database work runs in worker threads and the dataset check in a subprocess, off the event loop."""
+    overrides = await run_in_threadpool(check_launch, request, settings, sessions, owners, 1, anonymous)
+    run_id = uuid.uuid4().hex
+    run_dir = (settings.data_dir / "runs" / run_id).resolve()
+    dataset_name = None
+    if upload is not None and upload.filename:
+        try:
+            path = await run_in_threadpool(save_upload, upload, settings, run_dir)
+            report = await check_dataset(path, settings)
+            if not report.get("usable"):
+                first = next((i["message"] for i in report["issues"] if i["severity"] == "error"), "it has errors")
+                raise AppError(422, f"file: the dataset is not usable: {first}.")
+            if report.get("examples", 0) > settings.lab_max_examples:
+                raise AppError(422, f"file: {report['examples']} examples; the limit is {settings.lab_max_examples}.")
+        except BaseException:
+            shutil.rmtree(run_dir, ignore_errors=True)  # a refused upload leaves nothing behind
+            raise
+        dataset_name = upload.filename
+        overrides["dataset"] = str(path)
+    return await run_in_threadpool(store.create_run, sessions, run_id, learner, request.recipe, request.base,
+                                   overrides, run_dir, settings.runner, dataset_name)
+
+
 def check_launch(request: RunCreate, settings: Settings, sessions: sessionmaker[Session], owners: Collection[str],
-                 runs: int = 1) -> dict:
-    """Refuse a launch of `runs` runs (a sweep launches several) that breaks a rule or a limit; else the
-    overrides every one of its runs gets (the learner's fields and the server's caps)."""
+                 runs: int = 1, anonymous: bool = False) -> dict:
+    """Refuse a launch of `runs` runs (a sweep launches several) that breaks a rule or a limit (recipe, base,
+    steps, the owner's and anonymous visitors' quotas, disk); else the overrides every one of its runs gets
+    (the learner's fields and the server's caps)."""
     known = {r.name: r for r in recipes()}
     if request.recipe not in known:
         raise AppError(422, f"recipe: {request.recipe!r} is not a recipe; recipes: {', '.join(known)}.")
@@ -199,6 +259,8 @@ def check_launch(request: RunCreate, settings: Settings, sessions: sessionmaker[
     steps = request.steps or known[request.recipe].steps
     if steps > settings.lab_max_steps:
         raise AppError(422, f"steps: at most {settings.lab_max_steps} on this server (asked for {steps}).")
+    if anonymous and settings.lab_require_account:
+        raise AppError(401, "Log in first: on this server lab runs need an account.")
     what = "this run" if runs == 1 else f"these {runs} runs"
     active = store.count_active(sessions, owners)
     if active + runs > settings.lab_max_active_runs_per_owner:
@@ -208,6 +270,9 @@ def check_launch(request: RunCreate, settings: Settings, sessions: sessionmaker[
     if launched + runs > settings.lab_runs_per_hour:
         raise AppError(429, f"You have launched {launched} runs in the last hour and {what} would pass the limit "
                             f"of {settings.lab_runs_per_hour} here.")
+    if anonymous and store.count_active_anonymous(sessions) + runs > settings.lab_max_queued_anonymous_runs:
+        raise AppError(429, "The lab queue is full for visitors without an account; log in or try again later.",
+                       headers={"Retry-After": "60"})
     free_mb = shutil.disk_usage(settings.data_dir).free // 1_000_000
     if free_mb < settings.lab_min_free_disk_mb:
         raise AppError(507, f"The server has {free_mb} MB of disk left; a run needs {settings.lab_min_free_disk_mb} MB.")
@@ -215,33 +280,6 @@ def check_launch(request: RunCreate, settings: Settings, sessions: sessionmaker[
     if known[request.recipe].max_seq_len > settings.lab_max_seq_len:
         overrides["max_seq_len"] = settings.lab_max_seq_len
     return overrides
-
-
-def launch(
-    request: RunCreate, settings: Settings, sessions: sessionmaker[Session], learner: str,
-    owners: Collection[str], upload=None,
-) -> Run:
-    """Check the limits, then queue the run (with its dataset, when one was uploaded and is usable)."""
-    overrides = check_launch(request, settings, sessions, owners)
-    run_id = uuid.uuid4().hex
-    run_dir = (settings.data_dir / "runs" / run_id).resolve()
-    dataset_name = None
-    if upload is not None and upload.filename:
-        try:
-            path = save_upload(upload, settings, run_dir)
-            report = check_dataset(path, settings)
-            if not report.get("usable"):
-                first = next((i["message"] for i in report["issues"] if i["severity"] == "error"), "it has errors")
-                raise AppError(422, f"file: the dataset is not usable: {first}.")
-            if report.get("examples", 0) > settings.lab_max_examples:
-                raise AppError(422, f"file: {report['examples']} examples; the limit is {settings.lab_max_examples}.")
-        except BaseException:
-            shutil.rmtree(run_dir, ignore_errors=True)  # a refused upload leaves nothing behind
-            raise
-        dataset_name = upload.filename
-        overrides["dataset"] = str(path)
-    return store.create_run(sessions, run_id, learner, request.recipe, request.base, overrides, run_dir,
-                            settings.runner, dataset_name)
 
 
 def artifact_path(run: Run, kind: str, settings: Settings) -> Path:
@@ -262,7 +300,7 @@ def _export(run: Run, kind: str, path: Path, settings: Settings) -> None:
     out = Path(run.run_dir) / "export" / kind
     result = subprocess.run(
         [sys.executable, "-m", "labs", "export", "--run-dir", run.run_dir, "--format", kind, "--out", str(out)],
-        capture_output=True, text=True, timeout=EXPORT_TIMEOUT_S, env=_lab_env(settings),
+        capture_output=True, text=True, timeout=EXPORT_TIMEOUT_S, env=job_environment(settings.data_dir),
     )
     if result.returncode != 0:
         raise AppError(500, f"The {kind} export failed: {result.stderr.strip()[-300:]}")

@@ -119,6 +119,15 @@ def count_active(sessions: sessionmaker[Session], owners: Collection[str]) -> in
         )
 
 
+def count_active_anonymous(sessions: sessionmaker[Session]) -> int:
+    """Queued or running runs of learners that no account has claimed: visitors without an account."""
+    with reading(sessions) as session:
+        return session.scalar(
+            select(func.count()).select_from(Run).join(Learner, Learner.id == Run.learner_id)
+            .where(Learner.account_id.is_(None), Run.status.in_(ACTIVE))
+        )
+
+
 def count_since(sessions: sessionmaker[Session], owners: Collection[str], since: datetime) -> int:
     with reading(sessions) as session:
         return session.scalar(

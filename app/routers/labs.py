@@ -1,19 +1,25 @@
 """Lab runs over HTTP: the JSON API (launch, list, cancel, events as SSE, artifacts, data checks)
 and the pages around it (run view, my runs, evaluation view, data report)."""
 
+import json
+
 from fastapi import APIRouter, Request, UploadFile
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, StreamingResponse
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response, StreamingResponse
 from pydantic import ValidationError
+from slowapi.util import get_remote_address
+from starlette.concurrency import run_in_threadpool
 
 from app.authz import owned_run
 from app.deps import SessionsDep, SettingsDep
 from app.errors import AppError, describe_validation_errors
+from app.forms import read_json_object
 from app.lab_runs import service, store
-from app.lab_runs.events import read_events, stream_events
+from app.lab_runs.events import StreamLimiter, parse_event_number, public_event, read_events, stream_events
 from app.lab_runs.models import Run
 from app.lab_runs.scheduler import settle_if_done
 from app.lab_runs.views import evaluation_context, run_public
-from app.identity import CurrentVisitor
+from app.identity import CurrentVisitor, OptionalUser
+from app.rate_limits import enforce
 
 router = APIRouter(tags=["labs"])
 
@@ -32,44 +38,61 @@ def _parse_run_create(fields: dict) -> service.RunCreate:
         raise AppError(422, describe_validation_errors(exc.errors())) from exc
 
 
+async def _multipart_form(request: Request, settings):
+    """The multipart form, refused before reading past the size limit and refused whole (400) when the
+    body was cut off before its closing boundary, instead of silently dropping the unfinished file."""
+    service.enforce_upload_size(request.headers.get("content-length"), settings)
+    boundary = request.headers.get("content-type", "").partition("boundary=")[2].split(";")[0].strip().strip('"')
+    body = await request.body()
+    if not boundary or not body.rstrip(b"\r\n").endswith(b"--" + boundary.encode("latin-1") + b"--"):
+        raise AppError(400, "The upload was cut off before its end; send the file again.")
+    return await request.form()
+
+
 async def _launch_from_request(request: Request, settings, sessions, visitor) -> Run:
-    if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        service.enforce_upload_size(request.headers.get("content-length"), settings)
-        form = await request.form()
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        form = await _multipart_form(request, settings)
         upload = form.get("dataset")
         fields = {k: v for k, v in form.items() if k != "dataset"}
         upload = upload if getattr(upload, "filename", None) else None
-    elif request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+    elif content_type.startswith("application/x-www-form-urlencoded"):
         fields, upload = dict(await request.form()), None
     else:
-        try:
-            fields = await request.json()
-        except ValueError as exc:
-            raise AppError(422, "body: send JSON like {\"recipe\": \"legal-format\", \"base\": \"tiny\"}") from exc
-        upload = None
-        if not isinstance(fields, dict):
-            raise AppError(422, "body: a JSON object is expected")
+        fields, upload = await read_json_object(request, 'send JSON like {"recipe": "legal-format", "base": "tiny"}'), None
     create = _parse_run_create(fields)
-    return service.launch(create, settings, sessions, visitor.learner_id, set(visitor.learner_ids), upload)
+    anonymous = visitor.user is None
+    if anonymous:  # in a thread: with a shared store (Redis) counting is a network round trip
+        await run_in_threadpool(enforce, request, "lab-launch:ip", settings.lab_anonymous_launches_per_ip,
+                                get_remote_address(request))
+    return await service.launch(create, settings, sessions, visitor.learner_id, set(visitor.learner_ids), upload,
+                                anonymous=anonymous)
 
 
 # -- JSON API --------------------------------------------------------------------------------------
 async def _uploaded_file(request: Request, settings) -> UploadFile | None:
     """The multipart `file` field, read only after the declared size passed the limit."""
-    service.enforce_upload_size(request.headers.get("content-length"), settings)
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise AppError(422, "file: send the file as multipart/form-data in a field named 'file'.")
-    upload = (await request.form()).get("file")
+    upload = (await _multipart_form(request, settings)).get("file")
     return upload if getattr(upload, "filename", None) else None
 
 
+async def _limit_anonymous_checks(request: Request, settings, user) -> None:
+    """A check costs a subprocess: visitors without an account get a per-address budget."""
+    if user is None:
+        await run_in_threadpool(enforce, request, "lab-check:ip", settings.lab_checks_per_ip,
+                                get_remote_address(request))
+
+
 @router.post("/api/labs/data/check")
-async def create_data_check(request: Request, settings: SettingsDep) -> dict:
+async def create_data_check(request: Request, settings: SettingsDep, user: OptionalUser) -> dict:
     """Run the engine's checks on an uploaded chat-JSONL file (multipart field `file`) and return its report."""
+    await _limit_anonymous_checks(request, settings, user)
     upload = await _uploaded_file(request, settings)
     if upload is None:
         raise AppError(422, "file: choose a chat JSONL file to check.")
-    report = service.check_upload(upload, settings)
+    report = await service.check_upload(upload, settings)
     report.pop("lines_text", None)
     return report
 
@@ -103,12 +126,19 @@ def cancel_run(run_id: str, sessions: SessionsDep, visitor: CurrentVisitor) -> d
 @router.get("/api/labs/runs/{run_id}/events")
 async def read_run_events(run_id: str, request: Request, sessions: SessionsDep, visitor: CurrentVisitor):
     """The run's events as Server-Sent Events, from `Last-Event-ID` (or `?after=`) on."""
-    run = _owned_run(sessions, run_id, visitor)
+    run = await run_in_threadpool(_owned_run, sessions, run_id, visitor)
     after_text = request.headers.get("last-event-id") or request.query_params.get("after") or "0"
-    if not after_text.isdigit():
-        raise AppError(422, f"Last-Event-ID: expected an event number, got {after_text!r}")
+    try:
+        after = parse_event_number(after_text)
+    except ValueError as exc:
+        raise AppError(422, f"Last-Event-ID: {exc}") from None
+    streams: StreamLimiter = request.app.state.event_streams
+    owner = f"user:{visitor.user.id}" if visitor.user else visitor.learner_id
+    stream = stream_events(run.run_dir, after, on_close=lambda: streams.close(owner, stream))
+    if not streams.try_open(owner, stream):
+        raise AppError(429, f"You have {streams.per_owner} event streams open already; close a run page first.")
     return StreamingResponse(
-        stream_events(run.run_dir, int(after_text)),
+        stream,
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -120,7 +150,11 @@ def read_run_artifact(run_id: str, kind: str, sessions: SessionsDep, settings: S
     run = _owned_run(sessions, run_id, visitor)
     path = service.artifact_path(run, kind, settings)
     _, media_type, filename = service.ARTIFACTS[kind]
-    return FileResponse(path, media_type=media_type, filename=f"{run.recipe}-{run.id[:8]}-{filename}")
+    download = f"{run.recipe}-{run.id[:8]}-{filename}"
+    if kind == "events":  # as relayed live: file paths inside the run, not on the server
+        body = "".join(json.dumps(public_event(event, run.run_dir)) + "\n" for _, event in read_events(run.run_dir))
+        return Response(body, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{download}"'})
+    return FileResponse(path, media_type=media_type, filename=download)
 
 
 # -- pages -----------------------------------------------------------------------------------------
@@ -142,7 +176,7 @@ async def create_run_from_form(request: Request, settings: SettingsDep, sessions
 def read_run_page(run_id: str, request: Request, sessions: SessionsDep, visitor: CurrentVisitor):
     """A run, live: progress, loss chart, samples and, when done, compliance before and after."""
     run = _owned_run(sessions, run_id, visitor)
-    events = [event for _, event in read_events(run.run_dir)]
+    events = [public_event(event, run.run_dir) for _, event in read_events(run.run_dir)]
     return request.app.state.templates.TemplateResponse(
         request, "lab_run.html", {"run": run_public(run, with_metrics=True), "events": events}
     )
@@ -164,14 +198,15 @@ def read_evaluation_page(run_id: str, request: Request, sessions: SessionsDep, v
 
 
 @router.post("/labs/data/check", response_class=HTMLResponse)
-async def create_data_check_from_form(request: Request, settings: SettingsDep):
+async def create_data_check_from_form(request: Request, settings: SettingsDep, user: OptionalUser):
     """The data lab: check an uploaded file (or the course's sample set) and show the report."""
+    await _limit_anonymous_checks(request, settings, user)
     if request.query_params.get("sample"):
-        report = service.check_sample(settings)
+        report = await service.check_sample(settings)
     else:
         upload = await _uploaded_file(request, settings)
         if upload is None:
             raise AppError(422, "file: choose a chat JSONL file to check, or use the sample set.")
-        report = service.check_upload(upload, settings)
+        report = await service.check_upload(upload, settings)
     template = "_lab_data_report.html" if request.headers.get("HX-Request") else "lab_data_report.html"
     return request.app.state.templates.TemplateResponse(request, template, {"report": report})

@@ -3,11 +3,15 @@
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
+from slowapi.util import get_remote_address
+from starlette.concurrency import run_in_threadpool
 
 from app.authz import owned_sweep
 from app.deps import SessionsDep, SettingsDep
 from app.errors import AppError, describe_validation_errors
+from app.forms import read_json_object
 from app.identity import CurrentVisitor
+from app.rate_limits import enforce
 from app.sweeps import service
 from app.sweeps.views import sweep_detail, sweeps_public
 
@@ -21,23 +25,30 @@ async def _sweep_create(request: Request) -> service.SweepCreate:
         if "examples" in fields:
             fields["examples"] = [part.strip() for part in str(fields["examples"]).split(",") if part.strip()]
     else:
-        try:
-            fields = await request.json()
-        except ValueError as exc:
-            raise AppError(422, 'body: send JSON like {"recipe": "legal-format", "examples": [0, 8, 32]}') from exc
-        if not isinstance(fields, dict):
-            raise AppError(422, "body: a JSON object is expected")
+        fields = await read_json_object(request, 'send JSON like {"recipe": "legal-format", "examples": [0, 8, 32]}')
     try:
         return service.SweepCreate.model_validate(fields)
     except ValidationError as exc:
         raise AppError(422, describe_validation_errors(exc.errors())) from exc
 
 
+async def _launch(request: Request, create: service.SweepCreate, settings, sessions, visitor):
+    """Queue the sweep off the event loop; a visitor without an account spends the per-address launch budget
+    once per run, as separate launches would."""
+    anonymous = visitor.user is None
+    if anonymous:  # in a thread: with a shared store (Redis) counting is a network round trip
+        for _ in create.examples:
+            await run_in_threadpool(enforce, request, "lab-launch:ip", settings.lab_anonymous_launches_per_ip,
+                                    get_remote_address(request))
+    return await run_in_threadpool(service.launch_sweep, create, settings, sessions, visitor.learner_id,
+                                   set(visitor.learner_ids), anonymous)
+
+
 @router.post("/api/labs/sweeps", status_code=201)
 async def create_sweep(request: Request, settings: SettingsDep, sessions: SessionsDep, visitor: CurrentVisitor):
     """Queue one run per number of examples: `{"id", "runs": [run ids]}`."""
     create = await _sweep_create(request)
-    sweep, run_ids = service.launch_sweep(create, settings, sessions, visitor.learner_id, set(visitor.learner_ids))
+    sweep, run_ids = await _launch(request, create, settings, sessions, visitor)
     return {"id": sweep.id, "runs": run_ids}
 
 
@@ -66,7 +77,7 @@ async def create_sweep_from_form(request: Request, settings: SettingsDep, sessio
                                  visitor: CurrentVisitor):
     """Launch from the chapter's form, then go to the sweep's page."""
     create = await _sweep_create(request)
-    sweep, _ = service.launch_sweep(create, settings, sessions, visitor.learner_id, set(visitor.learner_ids))
+    sweep, _ = await _launch(request, create, settings, sessions, visitor)
     return RedirectResponse(f"/labs/sweeps/{sweep.id}", status_code=303)
 
 

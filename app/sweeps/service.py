@@ -38,9 +38,9 @@ class SweepCreate(RunCreate):
 
 
 def launch_sweep(request: SweepCreate, settings: Settings, sessions: sessionmaker[Session], learner: str,
-                 owners: Collection[str]) -> tuple[Sweep, list[str]]:
+                 owners: Collection[str], anonymous: bool = False) -> tuple[Sweep, list[str]]:
     """Check the limits for all the sweep's runs at once, then queue them (smallest first)."""
-    overrides = check_launch(request, settings, sessions, owners, runs=len(request.examples))
+    overrides = check_launch(request, settings, sessions, owners, runs=len(request.examples), anonymous=anonymous)
     sweep_id = uuid.uuid4().hex
     runs = []
     for examples in request.examples:

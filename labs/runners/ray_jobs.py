@@ -5,6 +5,7 @@ share one GPU). The run directory must be on storage that the cluster's nodes an
 see (the same machine, or a shared volume), because the web server reads the job's events from it.
 """
 
+from labs.job_env import remote_job_variables
 from labs.runners import JobState
 
 _ENDED = {"SUCCEEDED": 0, "FAILED": 1, "STOPPED": 143}
@@ -26,7 +27,8 @@ class RayRunner:
             entrypoint=f"mkdir -p {shlex.quote(cwd)} && cd {shlex.quote(cwd)} && exec {shlex.join(command)}",
             submission_id=submission_id,
             entrypoint_num_gpus=num_gpus or None,
-            runtime_env={"env_vars": env},
+            # Never the caller's whole environment: database credentials and tokens stay on the web server.
+            runtime_env={"env_vars": remote_job_variables(env)},
         )
         return submission_id
 

@@ -58,6 +58,17 @@ def _serve(env: dict, module: str = "app.cli serve", extra: tuple[str, ...] = ()
     server.wait(timeout=30)
 
 
+def watch_for_errors(page) -> list[str]:
+    """Collects the page's uncaught JavaScript errors and anything the Content-Security-Policy blocked
+    (Chromium reports those on the console, not as page errors). The CSP forbids eval, so tests pass
+    `wait_for_function` an arrow function: a bare expression string is eval'd inside the page."""
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda message: errors.append(message.text)
+            if message.type == "error" and "Content Security Policy" in message.text else None)
+    return errors
+
+
 @pytest.fixture(scope="session")
 def base_url(tmp_path_factory):
     yield from _serve({**os.environ, "COURSE_DATA_DIR": str(tmp_path_factory.mktemp("browser-data"))})
@@ -95,8 +106,7 @@ def _page_of(browser, base_url):
     """A page in a fresh context; the test fails if the page raised a JavaScript error."""
     context = browser.new_context(base_url=base_url)
     page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    errors = watch_for_errors(page)
     yield page
     context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"

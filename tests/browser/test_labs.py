@@ -6,14 +6,15 @@ import zipfile
 
 import pytest
 
+from tests.browser.conftest import watch_for_errors
+
 pytestmark = pytest.mark.browser
 
 
 def test_a_learner_trains_a_model_from_chapter_4_and_watches_it_live(browser, lab_base_url, artifacts):
     context = browser.new_context(base_url=lab_base_url, accept_downloads=True)
     page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    errors = watch_for_errors(page)
     page.goto("/chapters/fine-tuning-pipeline")
     form = page.locator("#lab-training-widget form")
     assert form.locator("select[name=base]").input_value() == "micro"
@@ -22,9 +23,9 @@ def test_a_learner_trains_a_model_from_chapter_4_and_watches_it_live(browser, la
     form.get_by_role("button", name="Launch the run").click()
     page.wait_for_url("**/labs/runs/*")
     chart = page.locator("#run-loss-chart")
-    page.wait_for_function("Number(document.getElementById('run-loss-chart').dataset.points || 0) >= 1", timeout=60_000)
+    page.wait_for_function("() => Number(document.getElementById('run-loss-chart').dataset.points || 0) >= 1", timeout=60_000)
     first_point_s = time.monotonic() - clicked
-    page.wait_for_function("Number(document.getElementById('run-loss-chart').dataset.points || 0) >= 3", timeout=60_000)
+    page.wait_for_function("() => Number(document.getElementById('run-loss-chart').dataset.points || 0) >= 3", timeout=60_000)
     assert chart.locator(".main-svg").count() >= 1
     assert "Step" in page.locator("#run-progress-text").inner_text()
 
@@ -54,7 +55,7 @@ def test_a_learner_trains_a_model_from_chapter_4_and_watches_it_live(browser, la
     assert page.locator(".runs-table .status-succeeded").count() == 1
     page.goto(run_url)
     page.wait_for_selector("#run-result:not([hidden])")
-    page.wait_for_function("Number(document.getElementById('run-loss-chart').dataset.points || 0) >= 60")
-    page.wait_for_function("!document.getElementById('run-stream')")
+    page.wait_for_function("() => Number(document.getElementById('run-loss-chart').dataset.points || 0) >= 60")
+    page.wait_for_function("() => !document.getElementById('run-stream')")
     assert not errors, errors
     context.close()

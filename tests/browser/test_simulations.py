@@ -33,7 +33,7 @@ def test_moving_a_control_with_the_keyboard_redraws_the_chart_and_announces_the_
     module = simulations.REGISTRY[name]
     page.goto(f"/simulations/{name}")
     chart = page.locator(f"#sim-{name}-chart")
-    page.wait_for_function(f"document.getElementById('sim-{name}-chart').dataset.draws")
+    page.wait_for_function(f"() => document.getElementById('sim-{name}-chart').dataset.draws")
     headline = page.locator(f"#sim-{name}-output .sim-headline")
     before = headline.inner_text()
     assert before == module.headline(module.simulate(module.Params()))
@@ -42,8 +42,8 @@ def test_moving_a_control_with_the_keyboard_redraws_the_chart_and_announces_the_
 
     page.focus(f"#sim-{name}-{field}")
     page.keyboard.press(key)
-    page.wait_for_function(f"document.querySelector('#sim-{name}-output .sim-headline').innerText !== {before!r}")
-    page.wait_for_function(f"Number(document.getElementById('sim-{name}-chart').dataset.draws) > {draws}")
+    page.wait_for_function(f"() => document.querySelector('#sim-{name}-output .sim-headline').innerText !== {before!r}")
+    page.wait_for_function(f"() => Number(document.getElementById('sim-{name}-chart').dataset.draws) > {draws}")
     assert headline.get_attribute("aria-live") == "polite"
     assert page.evaluate("window.__sameDocument") is True
     assert f"/simulations/{name}?" in page.url and f"{field}=" in page.url, "the URL carries the new state"

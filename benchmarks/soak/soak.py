@@ -1,0 +1,228 @@
+"""Soak benchmark: one uvicorn worker under a steady mix of chapter pages, simulation runs, lab event
+streams (SSE) and quiz answers for a long time; reports errors, latency percentiles per kind, and the
+server's memory (RSS) sampled over the whole run, which must end flat.
+
+Set-up (outside the measured window): `course serve` on a free loopback port with a scratch data dir,
+launch limits raised for loopback, and a lab base `tiny` that only looks built (a config.json), so each
+simulated visitor's one lab run fails in the real job process (once it has loaded torch) and leaves a
+finished event stream.
+Then USERS visitors loop for DURATION seconds: a chapter page, a simulation at random slider values
+(new states fill the bounded run cache), their run's events read to the end over SSE, a quiz answer.
+
+RSS is read from /proc/<server pid>/status every 5 s. "Flat" is judged on the second half of the run
+(after warm-up: caches filled, imports done): the least-squares slope in MB per minute, and the growth
+from the first to the last sample of that half.
+
+Usage: .venv/bin/python benchmarks/soak/soak.py [--duration 600] [--users 6] [--think-ms 50]
+The committed results.json says what duration it was run for.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+from app.content import load_course  # noqa: E402
+
+COURSE = load_course(ROOT / "chapters")
+SAMPLE_EVERY_S = 5.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))] if ordered else 0.0
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def slope_mb_per_min(samples: list[tuple[float, float]]) -> float:
+    n = len(samples)
+    if n < 2:
+        return 0.0
+    mean_t = sum(t for t, _ in samples) / n
+    mean_m = sum(m for _, m in samples) / n
+    var = sum((t - mean_t) ** 2 for t, _ in samples)
+    return 60 * sum((t - mean_t) * (m - mean_m) for t, m in samples) / var if var else 0.0
+
+
+class Visitor:
+    def __init__(self, base: str, rng: random.Random, catalogue: list[dict]):
+        self.client = httpx.AsyncClient(base_url=base, timeout=60, limits=httpx.Limits(keepalive_expiry=2))
+        self.rng = rng
+        self.catalogue = catalogue
+        self.run_id: str | None = None
+
+    def headers(self) -> dict:
+        return {"x-csrftoken": self.client.cookies["csrftoken"]}
+
+    async def start(self) -> None:
+        await self.client.get("/healthz")
+        launched = await self.client.post("/api/labs/runs", json={"recipe": "legal-format", "base": "tiny"},
+                                          headers=self.headers())
+        launched.raise_for_status()
+        self.run_id = launched.json()["id"]
+
+    async def wait_finished(self, timeout_s: float = 300) -> None:
+        """Until the run's job has failed (it loads the torch stack first) and its event stream is complete."""
+        deadline = time.monotonic() + timeout_s
+        while (await self.client.get(f"/api/labs/runs/{self.run_id}")).json()["status"] in ("queued", "running"):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"run {self.run_id} did not finish in {timeout_s} s")
+            await asyncio.sleep(1)
+
+    async def page(self) -> httpx.Response:
+        return await self.client.get(self.rng.choice(COURSE.chapters).url)
+
+    async def simulation(self) -> httpx.Response:
+        sim = self.rng.choice(self.catalogue)
+        numeric = {k: p for k, p in sim["params_schema"]["properties"].items() if "minimum" in p}
+        query = {}
+        if numeric:
+            name, prop = self.rng.choice(sorted(numeric.items()))
+            value = self.rng.uniform(prop["minimum"], prop["maximum"])
+            # Full precision: rounding a float could leave a log-scale field's range (lr's minimum is 1e-6).
+            query[name] = str(round(value) if prop["type"] == "integer" else value)
+        return await self.client.get(f"/api/simulations/{sim['name']}", params=query)
+
+    async def stream(self) -> httpx.Response:
+        async with self.client.stream("GET", f"/api/labs/runs/{self.run_id}/events") as response:
+            async for _ in response.aiter_lines():
+                pass  # the stream ends by itself after the run's last event
+        return response
+
+    async def answer(self) -> httpx.Response:
+        chapter = self.rng.choice(COURSE.chapters)
+        question = self.rng.choice(chapter.meta.quiz)
+        return await self.client.post(f"/api/chapters/{chapter.slug}/quiz/{question.id}",
+                                      json={"option": self.rng.choice(question.options).id}, headers=self.headers())
+
+
+async def visit(visitor: Visitor, deadline: float, think_s: float, samples: dict, failures: Counter) -> None:
+    kinds = (("page", visitor.page), ("simulation", visitor.simulation), ("sse", visitor.stream),
+             ("quiz", visitor.answer))
+    while time.monotonic() < deadline:
+        for kind, action in kinds:
+            if think_s:
+                await asyncio.sleep(visitor.rng.uniform(0, 2 * think_s))
+            started = time.perf_counter()
+            try:
+                response = await action()
+            except httpx.HTTPError as exc:
+                failures[f"{kind}: {type(exc).__name__}"] += 1
+                continue
+            samples[kind].append((time.perf_counter() - started) * 1000)
+            if response.status_code != 200:
+                failures[f"{kind}: status {response.status_code}"] += 1
+
+
+async def sample_memory(pid: int, started: float, deadline: float, memory: list) -> None:
+    while time.monotonic() < deadline:
+        memory.append((round(time.monotonic() - started, 1), round(rss_mb(pid), 1)))
+        await asyncio.sleep(SAMPLE_EVERY_S)
+    memory.append((round(time.monotonic() - started, 1), round(rss_mb(pid), 1)))
+
+
+async def soak(base: str, pid: int, users: int, duration: float, think_s: float) -> dict:
+    async with httpx.AsyncClient(base_url=base) as client:
+        catalogue = (await client.get("/api/simulations")).json()
+    visitors = [Visitor(base, random.Random(n), catalogue) for n in range(users)]
+    for visitor in visitors:
+        await visitor.start()
+    await asyncio.gather(*(visitor.wait_finished() for visitor in visitors))
+    samples: dict[str, list[float]] = defaultdict(list)
+    failures: Counter = Counter()
+    memory: list[tuple[float, float]] = []
+    started = time.monotonic()
+    deadline = started + duration
+    await asyncio.gather(sample_memory(pid, started, deadline, memory),
+                         *(visit(v, deadline, think_s, samples, failures) for v in visitors))
+    elapsed = time.monotonic() - started
+    for visitor in visitors:
+        await visitor.client.aclose()
+    second_half = [(t, m) for t, m in memory if t >= duration / 2]
+    return {
+        "requests": sum(len(v) for v in samples.values()),
+        "throughput_rps": round(sum(len(v) for v in samples.values()) / elapsed, 1),
+        "errors": sum(failures.values()),
+        "failures": dict(failures),
+        "latency_ms": {kind: {"count": len(v), "p50": round(percentile(v, 50), 1), "p99": round(percentile(v, 99), 1)}
+                       for kind, v in sorted(samples.items())},
+        "p99_ms_all": round(percentile([x for v in samples.values() for x in v], 99), 1),
+        "rss_mb": {"start": memory[0][1], "end": memory[-1][1], "max": max(m for _, m in memory),
+                   "second_half_growth": round(second_half[-1][1] - second_half[0][1], 1) if second_half else None,
+                   "second_half_slope_mb_per_min": round(slope_mb_per_min(second_half), 2)},
+        "rss_samples": memory,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--duration", type=float, default=600, help="measured seconds (default 600: 10 minutes)")
+    parser.add_argument("--users", type=int, default=6, help="concurrent visitors (default 6)")
+    parser.add_argument("--think-ms", type=float, default=50, help="mean pause between a visitor's requests")
+    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results.json"))
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="soak-") as scratch:
+        data = Path(scratch)
+        (data / "models" / "tiny").mkdir(parents=True)
+        (data / "models" / "tiny" / "config.json").write_text("{}")  # "built": its run fails fast, for real
+        port = free_port()
+        env = {**os.environ, "COURSE_DATA_DIR": str(data), "COURSE_LAB_ANONYMOUS_LAUNCHES_PER_IP": "10000/hour",
+               "COURSE_LAB_RUNS_PER_HOUR": "10000", "COURSE_MAX_EVENT_STREAMS_PER_OWNER": "100",
+               "COURSE_MAX_CONCURRENT_RUNS": str(args.users)}
+        server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(300):
+                try:
+                    if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.2)
+            result = asyncio.run(soak(base, server.pid, args.users, args.duration, args.think_ms / 1000))
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+    result = {
+        "benchmark": "soak: pages, simulations, SSE streams and quiz answers against one uvicorn worker",
+        "command": " ".join([".venv/bin/python", "benchmarks/soak/soak.py", *sys.argv[1:]]),
+        "duration_s": args.duration, "users": args.users, "think_ms": args.think_ms,
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+                    "load_average_at_end": [round(x, 2) for x in os.getloadavg()]},
+        **result,
+    }
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    summary = {k: result[k] for k in ("requests", "throughput_rps", "errors", "p99_ms_all")}
+    print(json.dumps({**summary, "rss_mb": result["rss_mb"], "latency_ms": result["latency_ms"]}, indent=2))
+    return 0 if result["errors"] == 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

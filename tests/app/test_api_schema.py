@@ -1,0 +1,46 @@
+"""Schemathesis over the app's own OpenAPI schema, against a real server on a socket, as a signed-in
+learner sending the CSRF header: no request it can make gets a 5xx, and answers match the schema."""
+
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
+
+from app.db import migrate
+from app.main import create_app
+from app.settings import Settings
+from tests.clients import PASSWORD
+from tests.live_server import live_server
+
+# The schema is the app's own, built without a server; the requests go to a real one (see `api`).
+schema = schemathesis.openapi.from_dict(create_app(Settings(data_dir="/nonexistent-unused")).openapi())
+# The JSON API (pages and assets are in the schema too, undocumented as HTML/CSS; browser tests cover them).
+schema = schema.include(path_regex=r"^/(api/|healthz$)")
+# Logging out would end the signed-in session the other operations rely on; logout and the password
+# change have their own tests (tests/app/test_identity.py, tests/app/routers/test_auth_api.py).
+schema = schema.exclude(path_regex=r"^/api/auth/(logout|logout-everywhere|password)$")
+CHECKS = [schemathesis.checks.not_a_server_error, content_type_conformance, response_schema_conformance]
+
+
+@schema.parametrize()
+@settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
+def test_no_api_request_gets_a_server_error_and_answers_match_the_schema(case, api):
+    url, session = api
+    case.call_and_validate(base_url=url, session=session, headers={"x-csrftoken": session.cookies["csrftoken"]},
+                           checks=CHECKS)
+
+
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory):
+    settings_ = Settings(data_dir=tmp_path_factory.mktemp("schema-data"), auth_rate_limit_per_ip="10000/minute",
+                         auth_rate_limit_per_account="10000/minute")
+    migrate(settings_.resolved_database_url)
+    with live_server(create_app(settings_)) as url, requests.Session() as session:
+        session.get(f"{url}/healthz")
+        registered = session.post(f"{url}/api/auth/register", headers={"x-csrftoken": session.cookies["csrftoken"]},
+                                  json={"email": "schema@example.org", "password": PASSWORD, "display_name": "Schema"})
+        assert registered.status_code == 201, registered.text
+        yield url, session
