@@ -47,17 +47,17 @@ system-test-deps:
 	  echo "Installing Debian postgresql for the database tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql; }
 
-# The Docker image tests (tests/docker) build and run the image: Debian's docker.io, docker-compose and
-# debootstrap (for stand-in base images where Docker Hub is out of reach), and a running dockerd, started here
-# in the background when none answers. COURSE_SKIP_DOCKER_TESTS=1 leaves all of it out (the tests then say so).
+# The Docker image tests (tests/docker) build and run the image: Debian's docker.io and docker-compose when
+# no daemon answers or no Compose is installed, then dockerd started in the background when none runs
+# (debootstrap for the stand-in base images is installed by tests/docker/standin_images.sh when it needs it).
+# COURSE_SKIP_DOCKER_TESTS=1 leaves all of it out, and the tests then report themselves skipped.
 DOCKERD_LOG ?= /var/log/dockerd.log
 docker-test-deps:
 	@if [ "$$COURSE_SKIP_DOCKER_TESTS" = 1 ]; then echo "COURSE_SKIP_DOCKER_TESTS=1: no Docker set-up"; exit 0; fi; \
-	for tool in dockerd docker-compose debootstrap; do command -v $$tool >/dev/null 2>&1 || missing=1; done; \
-	if [ -n "$$missing" ]; then \
-	  echo "Installing Debian docker.io, docker-compose and debootstrap for the Docker image tests"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io docker-compose debootstrap \
-	    || exit 1; \
+	has_compose() { docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1; }; \
+	if ! command -v dockerd >/dev/null 2>&1 && ! docker info >/dev/null 2>&1 || ! has_compose; then \
+	  echo "Installing Debian docker.io and docker-compose for the Docker image tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io docker-compose || exit 1; \
 	fi; \
 	if ! docker info >/dev/null 2>&1; then \
 	  echo "Starting dockerd in the background (log: $(DOCKERD_LOG))"; \

@@ -2,18 +2,14 @@
 
 Our machines cannot reach Docker Hub, so the Dockerfile's base images are replaced by stand-ins made from
 Debian packages (tests/docker/standin_images.sh), and torch comes from the machine's local wheel directory
-(PIP_FIND_LINKS), served over HTTP on loopback to a build that uses the host's network.
+(PIP_FIND_LINKS), served over HTTP by a container on the build's network.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import http.server
 import os
 import shutil
 import subprocess
-import threading
 import time
 from pathlib import Path
 
@@ -63,23 +59,22 @@ def local_wheel_dir() -> Path | None:
     return None
 
 
-@contextlib.contextmanager
-def served_directory(folder: Path):
-    """`folder` as an HTTP directory listing on 127.0.0.1 (pip's --find-links reads it); yields the URL."""
-    handler = functools.partial(_QuietHandler, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
+BUILD_NETWORK = "ftip-test-build"
+WHEELS_CONTAINER = "ftip-test-wheels"
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 (the base class's name)
-        pass
+def wheel_server(folder: Path) -> str:
+    """`folder` served over HTTP by a container on a build network; returns the URL for pip's --find-links.
+
+    The URL is the same on every run: the legacy builder keys every later RUN of a stage on the build args'
+    values, so a URL with a new port each time would reinstall torch and every dependency on every run.
+    """
+    if docker("network", "inspect", BUILD_NETWORK, check=False).returncode != 0:
+        docker("network", "create", BUILD_NETWORK)
+    docker("rm", "-f", WHEELS_CONTAINER, check=False)
+    docker("run", "-d", "--rm", "--name", WHEELS_CONTAINER, "--network", BUILD_NETWORK,
+           "-v", f"{folder}:/wheels:ro", "-w", "/wheels", PYTHON_STANDIN, "python3", "-m", "http.server", "8080")
+    return f"http://{WHEELS_CONTAINER}:8080/"
 
 
 def build_image(tag: str, target: str, log_path: Path) -> float:
@@ -88,15 +83,16 @@ def build_image(tag: str, target: str, log_path: Path) -> float:
     The legacy builder (Debian's daemon has no buildx) keeps its layer cache between runs, so a rebuild
     after a source change redoes only the layers after the first changed COPY.
     """
-    args = ["build", "--network", "host", "--target", target, "-t", tag,
+    args = ["build", "--target", target, "-t", tag,
             "--build-arg", f"PYTHON_IMAGE={PYTHON_STANDIN}", "--build-arg", f"NODE_IMAGE={NODE_STANDIN}"]
     wheels = local_wheel_dir()
+    if wheels is not None:
+        args += ["--network", BUILD_NETWORK, "--build-arg", f"TORCH_PIP_ARGS=--find-links {wheel_server(wheels)}"]
     started = time.monotonic()
-    with contextlib.ExitStack() as stack:
-        if wheels is not None:
-            url = stack.enter_context(served_directory(wheels))
-            args += ["--build-arg", f"TORCH_PIP_ARGS=--find-links {url}"]
+    try:
         result = docker(*args, str(ROOT), timeout=3600, check=False, env={"DOCKER_BUILDKIT": "0"})
+    finally:
+        docker("rm", "-f", WHEELS_CONTAINER, check=False)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log_path.write_text(result.stdout + result.stderr)
     assert result.returncode == 0, f"docker build failed; the log is {log_path}:\n{(result.stdout + result.stderr)[-4000:]}"
