@@ -7,7 +7,7 @@
 # Build args, for mirrors and air-gapped sites (the defaults are the public images and the PyTorch CPU index):
 #   PYTHON_IMAGE, NODE_IMAGE, CUDA_IMAGE  base images
 #   TORCH_PIP_ARGS                        where pip finds torch 2.13.0 for the CPU image, e.g.
-#                                         "--no-index --find-links http://mirror.example/wheels/"
+#                                         "--find-links http://mirror.example/wheels/" (its dependencies: PyPI)
 #   CUDA_TORCH_PIP_ARGS                   the same for the CUDA image (default: PyPI's CUDA build)
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
@@ -26,8 +26,10 @@ WORKDIR /src
 RUN python3 -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 # The CPU build of torch keeps the image a fraction of the CUDA one's size. TORCH_PIP_ARGS is split into words.
+# The check stops a build whose torch source handed out the CUDA build (several GB of NVIDIA libraries).
 # hadolint ignore=SC2086,DL3013
-RUN pip install $TORCH_PIP_ARGS 'torch==2.13.0'
+RUN pip install $TORCH_PIP_ARGS 'torch==2.13.0' \
+    && python -c "import sys, torch; sys.exit(torch.version.cuda and 'TORCH_PIP_ARGS gave a CUDA build of torch')"
 # Dependencies only (this layer is reused until pyproject.toml changes): the project's modules run from
 # /srv/course (PYTHONPATH), so the install here only has to bring the dependencies and the two console scripts.
 # No `trl` extra: the web labs never import it (it is `course-lab train --engine trl` only) and it brings

@@ -87,7 +87,9 @@ def build_image(tag: str, target: str, log_path: Path) -> float:
             "--build-arg", f"PYTHON_IMAGE={PYTHON_STANDIN}", "--build-arg", f"NODE_IMAGE={NODE_STANDIN}"]
     wheels = local_wheel_dir()
     if wheels is not None:
-        args += ["--network", BUILD_NETWORK, "--build-arg", f"TORCH_PIP_ARGS=--find-links {wheel_server(wheels)}"]
+        # pip only trusts plain HTTP on localhost unless told otherwise.
+        torch_source = f"--find-links {wheel_server(wheels)} --trusted-host {WHEELS_CONTAINER}"
+        args += ["--network", BUILD_NETWORK, "--build-arg", f"TORCH_PIP_ARGS={torch_source}"]
     started = time.monotonic()
     try:
         result = docker(*args, str(ROOT), timeout=3600, check=False, env={"DOCKER_BUILDKIT": "0"})
