@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from tests.docker.conftest import Container
+from tests.docker.container import Container
 from tests.docker.docker_env import docker
 
 RUN_STEPS = 20  # a short real QLoRA run: enough to show the engine works in the image, kept lean for CI
