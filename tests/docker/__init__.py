@@ -1,0 +1,1 @@
+"""The Docker image, built and run for real: see tests/docker/docker_env.py for how the build is fed."""
