@@ -116,7 +116,9 @@ class Settings(BaseSettings):
         20, ge=0, le=10_000, description="Runs of visitors without an account that may be queued or running at once, server-wide."
     )
     lab_anonymous_launches_per_ip: str = Field(
-        "5/hour", description="Lab launches allowed from one address by visitors without an account (e.g. 5/hour)."
+        "20/hour",
+        description="Lab launches (a run or a whole sweep) allowed from one address by visitors without an account "
+                    "(e.g. 20/hour; raise it for a classroom behind one address).",
     )
     lab_checks_per_ip: str = Field(
         "20/minute", description="Dataset checks allowed from one address by visitors without an account (e.g. 20/minute)."

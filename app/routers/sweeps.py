@@ -33,13 +33,12 @@ async def _sweep_create(request: Request) -> service.SweepCreate:
 
 
 async def _launch(request: Request, create: service.SweepCreate, settings, sessions, visitor):
-    """Queue the sweep off the event loop; a visitor without an account spends the per-address launch budget
-    once per run, as separate launches would."""
+    """Queue the sweep off the event loop. A visitor without an account spends one launch of the per-address
+    budget (a sweep is one action); its runs count against the owner's limits and the anonymous queue cap."""
     anonymous = visitor.user is None
     if anonymous:  # in a thread: with a shared store (Redis) counting is a network round trip
-        for _ in create.examples:
-            await run_in_threadpool(enforce, request, "lab-launch:ip", settings.lab_anonymous_launches_per_ip,
-                                    get_remote_address(request))
+        await run_in_threadpool(enforce, request, "lab-launch:ip", settings.lab_anonymous_launches_per_ip,
+                                get_remote_address(request))
     return await run_in_threadpool(service.launch_sweep, create, settings, sessions, visitor.learner_id,
                                    set(visitor.learner_ids), anonymous)
 
