@@ -29,7 +29,7 @@ def test_a_sweep_from_chapter_0_appears_on_the_compliance_and_loss_charts(browse
     assert sweep["status"] == "succeeded", sweep
 
     page.get_by_role("link", name="Draw it over the compliance model").click()
-    page.wait_for_function("document.getElementById('sim-compliance-chart').data")
+    page.wait_for_function("() => document.getElementById('sim-compliance-chart').data")
     names = page.evaluate(TRACES.format(chart="sim-compliance-chart"))
     assert "Your runs (measured, 90% interval)" in names
     measured = page.evaluate("document.getElementById('sim-compliance-chart').data"
@@ -42,7 +42,7 @@ def test_a_sweep_from_chapter_0_appears_on_the_compliance_and_loss_charts(browse
 
     trained = next(r for r in sweep["runs"] if r["examples"] == 8)
     page.goto(f"/simulations/loss-curve?run={trained['id']}#sim-loss-curve")
-    page.wait_for_function("document.getElementById('sim-loss-curve-chart').data")
+    page.wait_for_function("() => document.getElementById('sim-loss-curve-chart').data")
     names = page.evaluate(TRACES.format(chart="sim-loss-curve-chart"))
     assert any(name.startswith("Model fitted to your run: start") for name in names), names
     assert "Your run: training loss" in names and any(n.startswith("Early stop on your run") for n in names)
@@ -50,7 +50,7 @@ def test_a_sweep_from_chapter_0_appears_on_the_compliance_and_loss_charts(browse
     # moving a slider keeps the run drawn (the form carries it)
     page.locator("#sim-loss-curve-epochs").fill("5")
     page.locator("#sim-loss-curve-epochs").dispatch_event("input")
-    page.wait_for_function("document.getElementById('sim-loss-curve-chart').data.length > 3 && "
+    page.wait_for_function("() => document.getElementById('sim-loss-curve-chart').data.length > 3 && "
                            "location.search.includes('epochs=5') && location.search.includes('run=')")
     page.screenshot(path=str(artifacts / "loss-curve-with-your-run.png"), full_page=False)
     assert not errors, errors
