@@ -89,7 +89,9 @@ def test_the_first_page_carries_the_token_its_cookie_holds_in_body_and_forms(app
     response = browser.get(course.chapters[1].url)
     token = response.cookies["csrftoken"]
     assert f"hx-headers:inherited='{{\"x-csrftoken\": \"{token}\"}}'" in response.text
-    assert response.text.count(f'name="csrftoken" value="{token}"') == len(course.chapters[1].meta.quiz)
+    forms = len(course.chapters[1].meta.quiz) + len(course.chapters[1].meta.exercises)  # one form each
+    assert response.text.count(f'name="csrftoken" value="{token}"') == forms
+    assert response.text.count('name="csrftoken"') == forms  # and no form with another (or a cached) token
 
 
 def test_the_csrf_cookie_is_samesite_lax_and_secure_behind_https(https_app):
