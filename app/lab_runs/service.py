@@ -3,6 +3,7 @@ and find a run's artifacts. The lab engine runs in subprocesses, so this module 
 """
 
 import asyncio
+import functools
 import json
 import shutil
 import subprocess
@@ -73,15 +74,21 @@ class Recipe:
 
 
 def recipes() -> list[Recipe]:
-    """The built-in recipes, read from their YAML (no torch needed); the course's default first."""
-    found = []
-    for path in sorted(RECIPES_DIR.glob("*.yaml")):
-        data = yaml.safe_load(path.read_text())
-        lora = data.get("lora") or {}
-        found.append(Recipe(path.stem, data.get("description", ""), data.get("base", "tiny"),
-                            int(lora.get("r", 8)), int(lora.get("alpha", 16)), float(data.get("lr", 2e-3)),
-                            int(data.get("steps", 60)), int(data.get("max_seq_len", 256))))
+    """The built-in recipes, read from their YAML (no torch needed); the course's default first.
+
+    Every chapter page with a lab lists them, and parsing the YAML costs milliseconds a file, so each file is
+    parsed once per version (its modification time)."""
+    found = [_recipe(path, path.stat().st_mtime_ns) for path in sorted(RECIPES_DIR.glob("*.yaml"))]
     return sorted(found, key=lambda recipe: (recipe.name != DEFAULT_RECIPE, recipe.name))
+
+
+@functools.cache
+def _recipe(path: Path, _version: int) -> Recipe:
+    data = yaml.safe_load(path.read_text())
+    lora = data.get("lora") or {}
+    return Recipe(path.stem, data.get("description", ""), data.get("base", "tiny"), int(lora.get("r", 8)),
+                  int(lora.get("alpha", 16)), float(data.get("lr", 2e-3)), int(data.get("steps", 60)),
+                  int(data.get("max_seq_len", 256)))
 
 
 @dataclass(frozen=True)
