@@ -169,6 +169,19 @@ class Settings(BaseSettings):
         4, ge=1, le=1_000, description="/v1 requests one API key may have in flight at once; past it a 429."
     )
 
+    # serve-lab: the model-server process that serves trained adapters (app/serving/model_server.py).
+    model_server_start: Literal["on_demand", "with_server"] = Field(
+        "on_demand",
+        description="When the model server starts: `on_demand` at the first request that needs a model, "
+                    "`with_server` together with the course server (the first answer then comes sooner).",
+    )
+    model_server_max_adapters: int = Field(
+        8, ge=1, le=1_000, description="Adapters the model server keeps loaded per base; the least recently used goes first."
+    )
+    serving_request_timeout_s: float = Field(
+        120, gt=0, le=3_600, description="Longest wait, in seconds, for the model server to answer one generation request."
+    )
+
     @field_validator("auth_rate_limit_per_ip", "auth_rate_limit_per_account", "lab_anonymous_launches_per_ip",
                      "lab_checks_per_ip")
     @classmethod
