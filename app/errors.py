@@ -12,6 +12,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.serving.openai_schema import OpenAIError, is_openai_path, openai_error_response
+
 log = logging.getLogger("course")
 
 TITLES = {
@@ -57,6 +59,8 @@ def shorten(text: str, limit: int) -> str:
 
 def error_response(request: Request, status_code: int, detail: str, headers: dict[str, str] | None = None) -> Response:
     detail = shorten(detail, MAX_DETAIL_CHARS)
+    if is_openai_path(request.url.path):  # OpenAI's clients read only OpenAI's error shape
+        return openai_error_response(OpenAIError(status_code, detail, headers=headers))
     if request.url.path.startswith("/api/") or request.url.path == "/healthz":
         return JSONResponse({"detail": detail}, status_code=status_code, headers=headers)
     is_htmx = bool(request.headers.get("HX-Request"))

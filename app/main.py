@@ -35,7 +35,10 @@ from app.routers import (
     exercise_pages,
     exercises_api,
     health,
+    keys_api,
+    keys_pages,
     labs,
+    openai_api,
     pages,
     quiz,
     simulations,
@@ -102,6 +105,7 @@ def create_app(settings: Settings | None = None, run_command=None) -> FastAPI:
         secret=settings.secret_key,
         cookie_secure=settings.cookies_secure,
         max_form_bytes=settings.lab_max_upload_bytes + 64_000,  # the largest upload plus its envelope
+        exempt_urls=[openai_api.CSRF_EXEMPT],
     )
     app.add_middleware(LearnerCookieMiddleware, secret_key=settings.secret_key, secure=settings.cookies_secure)
     app.add_middleware(
@@ -115,11 +119,12 @@ def create_app(settings: Settings | None = None, run_command=None) -> FastAPI:
     app.add_middleware(CompressionMiddleware)  # outermost: compresses what every other layer produced
     install_security(app, settings)
     install_error_handlers(app)
+    openai_api.install_openai_errors(app)
     install_rate_limits(app, settings)
     app.state.event_streams = StreamLimiter(settings.max_event_streams_per_owner)
     docs = (api_docs,) if settings.docs_enabled else ()
     for module in (health, assets, *docs, chapters_api, quiz, exercises_api, exercise_pages, capstone_api,
                    capstone_pages, simulations, labs, sweeps, pages, auth_api, account_pages, cohorts_api,
-                   cohort_pages, users_api, admin_pages):
+                   cohort_pages, users_api, admin_pages, keys_api, keys_pages, openai_api):
         app.include_router(module.router)
     return app

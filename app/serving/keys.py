@@ -20,6 +20,8 @@ from app.db import reading, transaction
 from app.errors import AppError
 from app.models import Learner, utcnow
 from app.serving.models import ApiKey
+from app.serving.overrides import serving_limits
+from app.settings import Settings
 
 KEY_PREFIX = "ftp-"  # "fine-tuning in practice": tells a reader (and a secret scanner) what the key is for
 PREFIX_CHARS = 12  # "ftp-" and 8 random characters: enough to tell keys apart in a list, useless to guess with
@@ -86,6 +88,13 @@ def create_key(factory: sessionmaker[Session], learner_id: str, learner_ids: Col
         session.add(key)
         session.flush()
         return _public(key), secret
+
+
+def create_key_for(factory: sessionmaker[Session], settings: Settings, visitor, name: object) -> tuple[KeyPublic, str]:
+    """A key for this visitor (an `app.identity.Visitor`), capped by the serving_keys_per_user in force."""
+    cap = serving_limits(factory, settings).keys_per_user
+    return create_key(factory, visitor.learner_id, visitor.learner_ids, visitor.user.id if visitor.user else None,
+                      name, cap)
 
 
 def list_keys(factory: sessionmaker[Session], learner_ids: Collection[str]) -> list[KeyPublic]:

@@ -15,11 +15,10 @@ from starlette.concurrency import run_in_threadpool
 from app.serving import limits
 from app.serving.catalog import ServedModel, resolve_model, servable_models
 from app.serving.keys import KeyOwner, authenticate_key
-from app.serving.model_server import Generation, ModelServerUnavailable, get_model_client
+from app.serving.model_server import Generation, ModelServerRejected, ModelServerUnavailable, get_model_client
 from app.serving.openai_schema import ChatRequest, OpenAIError
 from app.serving.overrides import ServingLimits, serving_limits
 
-UNAVAILABLE_RETRY_S = 5  # how soon a client should try again while the model server starts or loads a base
 AUTH_HINT = "Send your key in an Authorization header: 'Authorization: Bearer ftp-...'. Create one on /account/keys."
 
 
@@ -79,9 +78,13 @@ def _generation(model: ServedModel, chat: ChatRequest, request_id: str) -> Gener
                       top_p=chat.top_p, seed=chat.seed, stop=chat.stop, request_id=request_id)
 
 
-def _unavailable(error: ModelServerUnavailable) -> OpenAIError:
-    return OpenAIError(503, f"{error} Try again in a few seconds.", code="model_unavailable",
-                       headers={"Retry-After": str(UNAVAILABLE_RETRY_S)})
+def _refusal(error: Exception) -> OpenAIError:
+    """The model server's refusal in OpenAI's shape: 503 with Retry-After while it starts or loads, 400 for a
+    request it found wrong (the checks here should have caught it first)."""
+    if isinstance(error, ModelServerRejected):
+        return OpenAIError(400, f"The model server refused the request: {error}", code="invalid_value")
+    return OpenAIError(503, error.message, code="model_unavailable",
+                       headers={"Retry-After": str(max(1, int(error.retry_after_s)))})
 
 
 def _usage(prompt_tokens: int, completion_tokens: int) -> dict:
@@ -107,12 +110,12 @@ async def chat_completion(app: FastAPI, caller: Caller, chat: ChatRequest) -> di
     if not chat.stream:
         try:
             result = await client.generate(generation)
-        except ModelServerUnavailable as error:
-            raise _unavailable(error) from None
+        except (ModelServerUnavailable, ModelServerRejected) as error:
+            raise _refusal(error) from None
         finally:
             await _release(app, caller)
         return {
-            "id": completion_id, "object": "chat.completion", "created": int(time.time()), "model": chat.model,
+            "id": completion_id, "object": "chat.completion", "created": int(time.time()), "model": model.id,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": result["text"], "refusal": None},
                          "logprobs": None, "finish_reason": result["finish_reason"]}],
             "usage": _usage(result["prompt_tokens"], result["completion_tokens"]),
@@ -121,25 +124,25 @@ async def chat_completion(app: FastAPI, caller: Caller, chat: ChatRequest) -> di
     events = aiter(client.stream(generation))
     try:
         first = await anext(events)  # a model server that is loading answers before any byte is sent: a 503
-    except ModelServerUnavailable as error:
+    except (ModelServerUnavailable, ModelServerRejected) as error:
         await _release(app, caller)
-        raise _unavailable(error) from None
+        raise _refusal(error) from None
     except BaseException:
         await _release(app, caller)
         raise
-    return _chunks(app, caller, chat, completion_id, first, events)
+    return _chunks(app, caller, chat, model.id, completion_id, first, events)
 
 
 def _sse(payload: dict | str) -> str:
     return f"data: {payload if isinstance(payload, str) else json.dumps(payload, separators=(',', ':'))}\n\n"
 
 
-async def _chunks(app: FastAPI, caller: Caller, chat: ChatRequest, completion_id: str, first: dict,
+async def _chunks(app: FastAPI, caller: Caller, chat: ChatRequest, model_id: str, completion_id: str, first: dict,
                   events: AsyncIterator[dict]) -> AsyncIterator[str]:
     created = int(time.time())
 
     def chunk(delta: dict, finish_reason: str | None = None) -> dict:
-        body = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": chat.model,
+        body = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model_id,
                 "system_fingerprint": None,
                 "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}]}
         return body | ({"usage": None} if chat.include_usage else {})
@@ -166,9 +169,8 @@ async def _chunks(app: FastAPI, caller: Caller, chat: ChatRequest, completion_id
                                       "param": None, "code": None}})
                 break
         yield _sse("[DONE]")
-    except ModelServerUnavailable as error:
-        yield _sse({"error": {"message": str(error), "type": "server_error", "param": None,
-                              "code": "model_unavailable"}})
-        yield _sse("[DONE]")
     finally:
+        # Closing the model server's stream tells it the row may stop decoding (a client that hung up).
+        with anyio.CancelScope(shield=True):
+            await events.aclose()
         await _release(app, caller)
