@@ -34,7 +34,7 @@ async def _page(request: Request, sessions, settings, visitor, extra: dict | Non
     context = await run_in_threadpool(_context, sessions, settings, visitor)
     context.update(extra or {})
     if request.headers.get("HX-Request"):
-        return render(request, "_api_keys_panel.html", context)
+        return render(request, "_api_keys_panel.html", context, status_code=status_code if status_code < 400 else 200)
     return render(request, "api_keys.html", context, status_code=status_code)
 
 
