@@ -45,6 +45,8 @@ POLICY: dict[tuple[str, str, str], Rule] = {
     ("admin", "progress", "read"): Rule.ANY,
     ("admin", "user", "read"): Rule.ANY,
     ("admin", "user", "manage"): Rule.ANY,
+    # serve-api: only admins change the serving limits (keys per user, tokens per minute, ...).
+    ("admin", "serving", "manage"): Rule.ANY,
 }
 
 

@@ -41,6 +41,7 @@ from app.routers import (
     openai_api,
     pages,
     quiz,
+    serving_admin,
     simulations,
     sweeps,
     users_api,
@@ -125,6 +126,7 @@ def create_app(settings: Settings | None = None, run_command=None) -> FastAPI:
     docs = (api_docs,) if settings.docs_enabled else ()
     for module in (health, assets, *docs, chapters_api, quiz, exercises_api, exercise_pages, capstone_api,
                    capstone_pages, simulations, labs, sweeps, pages, auth_api, account_pages, cohorts_api,
-                   cohort_pages, users_api, admin_pages, keys_api, keys_pages, openai_api):
+                   cohort_pages, users_api, admin_pages, keys_api, keys_pages, openai_api,
+                   serving_admin):
         app.include_router(module.router)
     return app

@@ -42,3 +42,4 @@ class Run(Base):
         ForeignKey("sweeps.id", ondelete="CASCADE", name="fk_runs_sweep_id"), nullable=True
     )
     served_name: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the learner's /v1 name for it
+    last_served_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)  # via /v1

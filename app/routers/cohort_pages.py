@@ -9,6 +9,7 @@ from app import cohorts
 from app.authz import is_allowed
 from app.dashboard import build_dashboard, time_ago
 from app.lab_runs.cohort import build_cohort_labs
+from app.serving.cohort import cohort_served_adapters
 from app.deps import (
     CohortCreator,
     CohortReader,
@@ -80,6 +81,7 @@ def read_dashboard_page(
         {
             "dashboard": build_dashboard(sessions, course, cohort),
             "labs": build_cohort_labs(sessions, cohort),
+            "served": cohort_served_adapters(sessions, cohort),
             "join_code": cohorts.format_code(cohort.join_code),
             "can_manage": is_allowed(sessions, user, "cohort", "manage", cohort),
             "time_ago": time_ago,

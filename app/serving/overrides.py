@@ -4,7 +4,7 @@
 from dataclasses import dataclass
 
 from annotated_types import Ge, Le
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import insert_for, reading, transaction
@@ -44,10 +44,15 @@ def serving_limits(factory: sessionmaker[Session], settings: Settings) -> Servin
     return ServingLimits(**{name.removeprefix("serving_"): value for name, value in values.items()})
 
 
+def _check_name(name: str) -> None:
+    if name not in ADJUSTABLE:
+        raise AppError(422, f"name: {name[:60]!r} is not an adjustable serving setting; these are: "
+                            f"{', '.join(ADJUSTABLE)}.")
+
+
 def set_serving_limit(factory: sessionmaker[Session], name: str, value: object) -> int:
     """Store an admin's value for `name`; 422 naming the setting and its range when out of bounds."""
-    if name not in ADJUSTABLE:
-        raise AppError(422, f"name: {name!r} is not an adjustable serving setting; these are: {', '.join(ADJUSTABLE)}.")
+    _check_name(name)
     low, high = bounds(name)
     try:
         number = int(str(value).strip())
@@ -62,3 +67,10 @@ def set_serving_limit(factory: sessionmaker[Session], name: str, value: object) 
             .on_conflict_do_update(index_elements=["name"], set_={"value": number, "updated_at": utcnow()})
         )
     return number
+
+
+def reset_serving_limit(factory: sessionmaker[Session], name: str) -> None:
+    """Drop the admin's value for `name`: the server's Settings value holds again."""
+    _check_name(name)
+    with transaction(factory) as session:
+        session.execute(delete(ServingSetting).where(ServingSetting.name == name))

@@ -18,6 +18,7 @@ from app.serving.keys import KeyOwner, authenticate_key
 from app.serving.model_server import Generation, ModelServerRejected, ModelServerUnavailable, get_model_client
 from app.serving.openai_schema import ChatRequest, OpenAIError
 from app.serving.overrides import ServingLimits, serving_limits
+from app.serving.usage import record_served
 
 AUTH_HINT = "Send your key in an Authorization header: 'Authorization: Bearer ftp-...'. Create one on /account/keys."
 
@@ -98,12 +99,21 @@ async def _release(app: FastAPI, caller: Caller) -> None:
         await run_in_threadpool(limits.release, app.state.limiter, caller.owner.key_id)
 
 
+def _admit(app: FastAPI, caller: Caller, model: ServedModel, cost: int) -> None:
+    limits.admit(app.state.limiter, caller.owner.key_id, cost, caller.limits.tokens_per_minute,
+                 caller.limits.concurrent_requests)
+    try:
+        if model.run_id:
+            record_served(app.state.sessions, model.run_id)
+    except Exception:
+        limits.release(app.state.limiter, caller.owner.key_id)
+        raise
+
+
 async def chat_completion(app: FastAPI, caller: Caller, chat: ChatRequest) -> dict | AsyncIterator[str]:
     """The chat.completion object, or (stream) the SSE lines of its chunks ending with `data: [DONE]`."""
     model = await find_model(app, caller, chat.model)
-    cost = limits.estimated_cost(chat.messages, chat.max_tokens)
-    await run_in_threadpool(limits.admit, app.state.limiter, caller.owner.key_id, cost,
-                            caller.limits.tokens_per_minute, caller.limits.concurrent_requests)
+    await run_in_threadpool(_admit, app, caller, model, limits.estimated_cost(chat.messages, chat.max_tokens))
     completion_id = "chatcmpl-" + uuid.uuid4().hex
     generation = _generation(model, chat, completion_id)
     client = get_model_client(app)

@@ -1,4 +1,5 @@
-"""Serving: API keys, the admin's overrides of the serving limits, and a learner's name for a served run.
+"""Serving: API keys, the admin's overrides of the serving limits, a learner's name for a served run and when
+it was last served.
 
 Revision ID: 0007
 Revises: 0006
@@ -40,12 +41,14 @@ def upgrade() -> None:
     # batch mode: SQLite adds a unique constraint only by rebuilding the table
     with op.batch_alter_table("runs") as batch:
         batch.add_column(sa.Column("served_name", sa.String(64), nullable=True))
+        batch.add_column(sa.Column("last_served_at", sa.DateTime(timezone=True), nullable=True))
         batch.create_unique_constraint("uq_runs_learner_served_name", ["learner_id", "served_name"])
 
 
 def downgrade() -> None:
     with op.batch_alter_table("runs") as batch:
         batch.drop_constraint("uq_runs_learner_served_name", type_="unique")
+        batch.drop_column("last_served_at")
         batch.drop_column("served_name")
     op.drop_table("serving_settings")
     op.drop_index("ix_api_keys_user_id", "api_keys")
