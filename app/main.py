@@ -42,6 +42,7 @@ from app.routers import (
     pages,
     quiz,
     serving_admin,
+    serving_lab,
     simulations,
     sweeps,
     users_api,
@@ -127,6 +128,6 @@ def create_app(settings: Settings | None = None, run_command=None) -> FastAPI:
     for module in (health, assets, *docs, chapters_api, quiz, exercises_api, exercise_pages, capstone_api,
                    capstone_pages, simulations, labs, sweeps, pages, auth_api, account_pages, cohorts_api,
                    cohort_pages, users_api, admin_pages, keys_api, keys_pages, openai_api,
-                   serving_admin):
+                   serving_admin, serving_lab):
         app.include_router(module.router)
     return app
