@@ -82,6 +82,7 @@ def test_the_keys_page_creates_and_revokes_keys_with_plain_forms(app):
     assert created.status_code == 201 and created.headers["cache-control"] == "no-store"
     secret = re.search(r'id="new-key-secret">(ftp-[^<]+)<', created.text).group(1)
     assert "only time it is shown" in created.text
+    assert 'data-copy-target="new-key-secret" hidden' in created.text  # shown by api-keys.js, when it runs
     listed = browser.get("/account/keys")
     assert secret not in listed.text and secret[:12] in listed.text and "form key" in listed.text
     revoke = re.search(r'action="(/account/keys/\d+/revoke)"', listed.text).group(1)
