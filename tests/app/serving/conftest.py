@@ -106,3 +106,14 @@ def give_runs(app, owner: str, trained: list[dict]) -> list[str]:
                             cancel_requested=False, metrics=json.dumps(source["metrics"])))
         ids.append(run_id)
     return ids
+
+
+def add_run_row(app, owner: str, status: str = "succeeded", base: str = BASE, with_adapter: bool = True) -> str:
+    """A run row with an (empty) run folder, for tests of what is listed rather than what is served; its id."""
+    run_id = uuid.uuid4().hex
+    run_dir = app.state.settings.data_dir / "runs" / run_id
+    (run_dir / "adapter" if with_adapter else run_dir).mkdir(parents=True)
+    with transaction(app.state.sessions) as session:
+        session.add(Run(id=run_id, learner_id=owner, recipe="legal-format", base=base, overrides="{}", status=status,
+                        run_dir=str(run_dir), runner="local", cancel_requested=False))
+    return run_id

@@ -8,7 +8,7 @@ from app.db import transaction
 from app.lab_runs.models import Run
 from app.models import Learner
 from app.serving.catalog import resolve_model, servable_models
-from tests.app.serving.conftest import BASE
+from tests.app.serving.conftest import BASE, add_run_row
 
 
 def _owner(app) -> str:
@@ -16,16 +16,6 @@ def _owner(app) -> str:
     with transaction(app.state.sessions) as session:
         session.add(Learner(id=owner))
     return owner
-
-
-def _run_row(app, owner: str, status: str = "succeeded", base: str = BASE, with_adapter: bool = True) -> str:
-    run_id = uuid.uuid4().hex
-    run_dir = app.state.settings.data_dir / "runs" / run_id
-    (run_dir / "adapter" if with_adapter else run_dir).mkdir(parents=True)
-    with transaction(app.state.sessions) as session:
-        session.add(Run(id=run_id, learner_id=owner, recipe="legal-format", base=base, overrides="{}", status=status,
-                        run_dir=str(run_dir), runner="local", cancel_requested=False))
-    return run_id
 
 
 def _ids(app, owners) -> list[str]:
@@ -40,7 +30,7 @@ def test_a_learner_without_runs_sees_the_allowed_built_bases_only(serving_app):
 
 def test_a_succeeded_run_with_an_adapter_is_served_under_its_ft_name(serving_app):
     owner = _owner(serving_app)
-    run_id = _run_row(serving_app, owner)
+    run_id = add_run_row(serving_app, owner)
     model = resolve_model(serving_app.state.sessions, [owner], f"ft:{BASE}:legal-format:{run_id[:8]}",
                           serving_app.state.settings)
     assert model is not None and model.run_id == run_id and model.base == BASE and model.recipe == "legal-format"
@@ -51,16 +41,16 @@ def test_a_succeeded_run_with_an_adapter_is_served_under_its_ft_name(serving_app
 def test_runs_that_did_not_succeed_or_saved_no_adapter_or_use_a_base_no_longer_allowed_are_not_served(serving_app):
     owner = _owner(serving_app)
     for status in ("queued", "running", "failed", "cancelled", "interrupted"):
-        _run_row(serving_app, owner, status=status)
-    _run_row(serving_app, owner, with_adapter=False)
-    _run_row(serving_app, owner, base="tiny")  # not in this server's lab_bases
-    served = _run_row(serving_app, owner)
+        add_run_row(serving_app, owner, status=status)
+    add_run_row(serving_app, owner, with_adapter=False)
+    add_run_row(serving_app, owner, base="tiny")  # not in this server's lab_bases
+    served = add_run_row(serving_app, owner)
     assert _ids(serving_app, [owner]) == [BASE, f"ft:{BASE}:legal-format:{served[:8]}"]
 
 
 def test_another_owners_adapter_is_neither_listed_nor_resolved(serving_app):
     alice, bob = _owner(serving_app), _owner(serving_app)
-    alices = _run_row(serving_app, alice)
+    alices = add_run_row(serving_app, alice)
     name = f"ft:{BASE}:legal-format:{alices[:8]}"
     assert name in _ids(serving_app, [alice]) and name not in _ids(serving_app, [bob])
     assert resolve_model(serving_app.state.sessions, [bob], name, serving_app.state.settings) is None
@@ -70,7 +60,7 @@ def test_another_owners_adapter_is_neither_listed_nor_resolved(serving_app):
 
 def test_the_name_a_learner_gave_a_run_resolves_to_it_for_them_only(serving_app):
     alice, bob = _owner(serving_app), _owner(serving_app)
-    run_id = _run_row(serving_app, alice)
+    run_id = add_run_row(serving_app, alice)
     with transaction(serving_app.state.sessions) as session:
         session.get(Run, run_id).served_name = "my-legal-bot"
     model = resolve_model(serving_app.state.sessions, [alice], "my-legal-bot", serving_app.state.settings)
