@@ -3,11 +3,15 @@ without secrets, revoking, the per-owner cap, CSRF, and a page that works with p
 
 import hashlib
 import re
+import uuid
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from app.accounts import owned_learners
 from app.db import reading
+from app.lab_runs import store
+from app.lab_runs.store import get_run
 from app.serving.models import ApiKey
 from tests.clients import CourseClient
 
@@ -104,3 +108,31 @@ def test_the_navigation_the_account_page_and_my_runs_link_to_the_keys_page(peopl
     learner = people.learner()
     assert learner.get("/account").text.count('href="/account/keys"') == 2  # the navigation and the account
     assert 'href="/account/keys"' in CourseClient(people.app).get("/labs/runs").text
+
+
+def _run_of(app, browser: CourseClient, tmp_path) -> str:
+    run_id = uuid.uuid4().hex
+    learner = owned_learners(app.state.sessions, browser.user["id"])[0]
+    store.create_run(app.state.sessions, run_id, learner, "legal-format", "tiny", {}, tmp_path / run_id, "local")
+    return run_id
+
+
+def test_a_run_is_named_with_the_form_and_names_are_unique_per_owner(app, people, tmp_path):
+    learner, stranger = people.learner(), people.learner()
+    first, second = _run_of(app, learner, tmp_path), _run_of(app, learner, tmp_path)
+    response = learner.post(f"/account/keys/runs/{first}/name", data={"served_name": "legal-v2"},
+                            follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/account/keys?done=named"
+    assert get_run(app.state.sessions, first, owners=None).served_name == "legal-v2"
+    taken = learner.post(f"/account/keys/runs/{second}/name", data={"served_name": "legal-v2"})
+    assert taken.status_code == 409 and "is already called &#39;legal-v2&#39;" in taken.text
+    assert learner.patch(f"/api/labs/runs/{second}", json={"served_name": "legal-v2"}).status_code == 409
+    bad = learner.post(f"/account/keys/runs/{second}/name", data={"served_name": "no spaces please"})
+    assert bad.status_code == 422 and "served_name: use 1 to 64 letters" in bad.text
+    assert stranger.post(f"/account/keys/runs/{first}/name", data={"served_name": "mine"}).status_code == 404
+    assert stranger.patch(f"/api/labs/runs/{first}", json={"served_name": "mine"}).status_code == 404
+    # Another owner may use the same name for a run of their own; an empty name clears it.
+    assert stranger.patch(f"/api/labs/runs/{_run_of(app, stranger, tmp_path)}",
+                          json={"served_name": "legal-v2"}).status_code == 200
+    assert learner.patch(f"/api/labs/runs/{first}", json={"served_name": None}).json()["served_name"] is None
+    assert learner.patch(f"/api/labs/runs/{first}", json={}).status_code == 422

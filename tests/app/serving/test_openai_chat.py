@@ -9,24 +9,36 @@ import httpx
 import openai
 import pytest
 
+from app.accounts import owned_learners
+from app.db import migrate
+from app.lab_runs.store import get_run
+from app.main import create_app
 from app.serving.overrides import reset_serving_limit, set_serving_limit
+from app.settings import Settings
 from labs import corpus
 from labs.evaluate import leaks_format, numbered_items
-from tests.app.serving.served_models import BASE, give_run, served_app, trained, v1_url  # noqa: F401
+from tests.app.serving.conftest import BASE, give_runs
 from tests.clients import CourseClient
+from tests.live_server import live_server
 
 LEGAL = [{"role": "system", "content": corpus.LEGAL_SYSTEM},
          {"role": "user", "content": "My landlord is keeping my deposit. What should I do?"}]
 WAIT_FOR_MODEL_S = 600  # starting the model server and loading micro on two busy cores
 
 
-class Owner:
-    """An account with a copy of the trained run, and an API key."""
+@pytest.fixture(scope="module")
+def v1_url(serving_app):
+    with live_server(serving_app) as url:
+        yield url + "/v1"
 
-    def __init__(self, app, run_dir, v1: str):
+
+class Owner:
+    """An account with a copy of a trained legal-format run, and an API key."""
+
+    def __init__(self, app, trained_run: dict, v1: str):
         self.browser = CourseClient(app)
         self.browser.register()
-        self.run_id = give_run(app, self.browser, run_dir)
+        [self.run_id] = give_runs(app, owned_learners(app.state.sessions, self.browser.user["id"])[0], [trained_run])
         self.model = f"ft:{BASE}:legal-format:{self.run_id[:8]}"
         self.key = self.new_key()
         self.client = openai.OpenAI(base_url=v1, api_key=self.key, max_retries=0, timeout=300)
@@ -36,13 +48,13 @@ class Owner:
 
 
 @pytest.fixture(scope="module")
-def alice(served_app, trained, v1_url):  # noqa: F811
-    return Owner(served_app, trained[1], v1_url)
+def alice(serving_app, trained_runs, v1_url):
+    return Owner(serving_app, trained_runs[0], v1_url)
 
 
 @pytest.fixture(scope="module")
-def bob(served_app, trained, v1_url):  # noqa: F811
-    return Owner(served_app, trained[1], v1_url)
+def bob(serving_app, trained_runs, v1_url):
+    return Owner(serving_app, trained_runs[1], v1_url)
 
 
 def until_served(call, seen_503: list | None = None):
@@ -73,12 +85,27 @@ def test_a_key_lists_the_bases_and_only_its_owners_adapters(alice, bob):
     assert caught.value.code == "model_not_found"
 
 
-def test_the_model_server_starting_is_a_503_with_retry_after_and_then_the_answer_comes(alice):
-    seen = []
-    answer = until_served(lambda: alice.client.chat.completions.create(
-        model=BASE, messages=LEGAL, max_tokens=8, temperature=0), seen)
-    assert answer.object == "chat.completion" and answer.model == BASE
-    assert all("starting" in message or "loading" in message for message in seen)
+def test_while_the_model_server_starts_v1_answers_503_with_retry_after_then_the_answer(serving_settings, tmp_path):
+    """On an app of its own, so its model server has surely not started yet."""
+    settings = Settings(**{**serving_settings.model_dump(), "database_url": f"sqlite:///{tmp_path / 'own.db'}"})
+    migrate(settings.resolved_database_url)
+    app = create_app(settings)
+    browser = CourseClient(app)
+    key = browser.post("/api/keys", json={"name": "first"}).json()["key"]
+    try:
+        with live_server(app) as url:
+            client = openai.OpenAI(base_url=url + "/v1", api_key=key, max_retries=0, timeout=300)
+            with pytest.raises(openai.InternalServerError) as caught:
+                client.chat.completions.create(model=BASE, messages=LEGAL, max_tokens=4)
+            assert caught.value.status_code == 503 and caught.value.code == "model_unavailable"
+            assert "starting" in caught.value.message and int(caught.value.response.headers["Retry-After"]) >= 1
+            seen = []
+            answer = until_served(lambda: client.chat.completions.create(
+                model=BASE, messages=LEGAL, max_tokens=8, temperature=0), seen)
+            assert answer.object == "chat.completion" and answer.model == BASE
+            assert all("starting" in message or "loading" in message for message in seen)
+    finally:
+        app.state.model_client._stop()
 
 
 def test_another_owners_adapter_is_a_404_never_a_403(alice, bob):
@@ -133,7 +160,7 @@ def test_a_streamed_completion_sends_the_role_then_deltas_then_the_finish_then_u
     assert chunks[-1].usage.total_tokens == chunks[-1].usage.prompt_tokens + chunks[-1].usage.completion_tokens
 
 
-def test_the_raw_stream_is_server_sent_events_ending_with_done(alice, v1_url):  # noqa: F811
+def test_the_raw_stream_is_server_sent_events_ending_with_done(alice, v1_url):
     body = {"model": alice.model, "messages": LEGAL, "max_tokens": 6, "stream": True}
     with httpx.stream("POST", v1_url + "/chat/completions", json=body, timeout=300,
                       headers={"Authorization": f"Bearer {alice.key}"}) as response:
@@ -157,17 +184,17 @@ def test_a_run_is_callable_by_the_name_its_learner_gives_it(alice, bob):
 
 
 @pytest.fixture
-def limit(served_app):  # noqa: F811
+def limit(serving_app):
     """Set serving limits as an admin would for one test, and put them back after it."""
     changed = []
 
     def set_limit(name: str, value: int) -> None:
-        set_serving_limit(served_app.state.sessions, name, value)
+        set_serving_limit(serving_app.state.sessions, name, value)
         changed.append(name)
 
     yield set_limit
     for name in changed:
-        reset_serving_limit(served_app.state.sessions, name)
+        reset_serving_limit(serving_app.state.sessions, name)
 
 
 def test_past_its_tokens_per_minute_a_key_gets_429_with_retry_after(alice, limit):
@@ -208,10 +235,8 @@ def test_past_its_concurrent_requests_a_key_gets_429_until_a_request_ends(alice,
             time.sleep(0.2)
 
 
-def test_a_keys_last_use_and_the_runs_last_serving_are_recorded(alice, served_app):  # noqa: F811
+def test_a_keys_last_use_and_the_runs_last_serving_are_recorded(alice, serving_app):
     until_served(lambda: alice.client.chat.completions.create(model=alice.model, messages=LEGAL, max_tokens=2))
     listed = {key["prefix"]: key for key in alice.browser.get("/api/keys").json()}
     assert listed[alice.key[:12]]["last_used_at"] is not None
-    from app.lab_runs.store import get_run
-
-    assert get_run(served_app.state.sessions, alice.run_id, owners=None).last_served_at is not None
+    assert get_run(serving_app.state.sessions, alice.run_id, owners=None).last_served_at is not None
