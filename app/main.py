@@ -43,6 +43,7 @@ from app.routers import (
     users_api,
 )
 from app.security import install_security
+from app.serving.model_server import start_with_app as start_model_server, stop_with_app as stop_model_server
 from app.simulation_runs import RUNS
 from app.simulation_views import install_template_helpers
 from app.settings import PROJECT_ROOT, Settings, get_settings
@@ -59,7 +60,9 @@ async def _lifespan(app: FastAPI):
     runner = make_runner(settings.runner, settings.ray_address)
     scheduler = Scheduler(settings, app.state.sessions, runner, app.state.run_command or training_command)
     app.state.scheduler = scheduler if scheduler.start() else None
+    await start_model_server(app)
     yield
+    await stop_model_server(app)
     if app.state.scheduler:
         app.state.scheduler.stop()
     app.state.visits.stop()

@@ -154,6 +154,34 @@ class Settings(BaseSettings):
         0.0, ge=0, le=8, description="GPUs a run asks the Ray cluster for (fractions share a GPU); 0 runs on CPU."
     )
 
+    # serve-api: API keys and the OpenAI-compatible /v1 (an admin may override these four on the admin page)
+    serving_max_tokens: int = Field(
+        256, ge=1, le=32_768, description="Largest max_tokens one /v1 chat completion may ask for."
+    )
+    serving_keys_per_user: int = Field(
+        5, ge=0, le=1_000, description="API keys one account (or anonymous learner) may hold at once, revoked ones aside."
+    )
+    serving_tokens_per_minute: int = Field(
+        20_000, ge=1, le=100_000_000,
+        description="Tokens one API key may use per minute (prompt plus the max_tokens asked for, counted up front).",
+    )
+    serving_concurrent_requests: int = Field(
+        4, ge=1, le=1_000, description="/v1 requests one API key may have in flight at once; past it a 429."
+    )
+
+    # serve-lab: the model-server process that serves trained adapters (app/serving/model_server.py).
+    model_server_start: Literal["on_demand", "with_server"] = Field(
+        "on_demand",
+        description="When the model server starts: `on_demand` at the first request that needs a model, "
+                    "`with_server` together with the course server (the first answer then comes sooner).",
+    )
+    model_server_max_adapters: int = Field(
+        8, ge=1, le=1_000, description="Adapters the model server keeps loaded per base; the least recently used goes first."
+    )
+    serving_request_timeout_s: float = Field(
+        120, gt=0, le=3_600, description="Longest wait, in seconds, for the model server to answer one generation request."
+    )
+
     @field_validator("auth_rate_limit_per_ip", "auth_rate_limit_per_account", "lab_anonymous_launches_per_ip",
                      "lab_checks_per_ip")
     @classmethod

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, String, Text
+from sqlalchemy import DateTime, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models import Base, utcnow
@@ -18,6 +18,8 @@ class Run(Base):
         Index("ix_runs_status_created", "status", "created_at"),
         Index("ix_runs_learner_created", "learner_id", "created_at"),
         Index("ix_runs_sweep", "sweep_id"),
+        # serve-api: a served name is unique among one learner's runs (app.serving.keys checks the account's too)
+        UniqueConstraint("learner_id", "served_name", name="uq_runs_learner_served_name"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -39,3 +41,4 @@ class Run(Base):
     sweep_id: Mapped[str | None] = mapped_column(
         ForeignKey("sweeps.id", ondelete="CASCADE", name="fk_runs_sweep_id"), nullable=True
     )
+    served_name: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the learner's /v1 name for it

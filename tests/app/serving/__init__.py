@@ -1,0 +1,1 @@
+"""Serving trained adapters through an OpenAI-compatible /v1."""
