@@ -204,6 +204,14 @@ def cmd_recipes(args) -> int:
     return 0
 
 
+def cmd_serve_models(args) -> int:
+    from labs.serving.server import serve
+
+    if args.max_adapters < 1:
+        raise LabError(f"--max-adapters should be at least 1, got {args.max_adapters}")
+    return serve(args.host, args.port, args.port_file, args.max_adapters, args.preload or [])
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="course-lab", description="Real QLoRA fine-tuning labs, offline, CPU or GPU.")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -264,11 +272,19 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--out", help="destination (default: RUN_DIR/export/FORMAT)")
 
     sub.add_parser("recipes", help="list the built-in recipes")
+
+    s = sub.add_parser("serve-models", help="serve bases and trained adapters over HTTP on 127.0.0.1 (the model "
+                                             "server; secret in $COURSE_MODEL_SERVER_SECRET)")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    s.add_argument("--port", type=int, default=0, help="port (default 0: any free one; see --port-file)")
+    s.add_argument("--port-file", type=Path, help="write the listening port here (atomically) once ready")
+    s.add_argument("--max-adapters", type=int, default=8, help="adapters kept loaded per base (LRU, default 8)")
+    s.add_argument("--preload", nargs="*", metavar="BASE", help="bases to load at start (e.g. tiny)")
     return p
 
 
 COMMANDS = {"base": cmd_base, "data": cmd_data, "train": cmd_train, "eval": cmd_eval, "export": cmd_export,
-            "recipes": cmd_recipes}
+            "recipes": cmd_recipes, "serve-models": cmd_serve_models}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -90,13 +90,20 @@ def heldout_examples(task: str, n: int, seed: int = 0) -> list[dict]:
     raise LabError(f"unknown task {task!r}")
 
 
+def render_prompts(tokenizer, conversations: list[list[dict]]) -> list[str]:
+    """Each conversation as the text the model continues: the chat template, then the assistant's turn opening.
+
+    Tokenize the result with `add_special_tokens=False`: the template already holds every special token."""
+    return [tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=False) for c in conversations]
+
+
 def generate(model, tokenizer, conversations: list[list[dict]], max_new_tokens: int, sample: bool = False,
              temperature: float = 0.7, top_p: float = 0.95, batch_size: int = 25, seed: int = 0) -> list[str]:
     """Answer each conversation (its last turn is the user's); greedy unless `sample`. Left-padded batches."""
     import torch
 
     tokenizer.padding_side = "left"  # new tokens must follow each prompt directly
-    prompts = [tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=False) for c in conversations]
+    prompts = render_prompts(tokenizer, conversations)
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()

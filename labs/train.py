@@ -80,19 +80,12 @@ def mixed_precision(device: str, compute_dtype: str):
     return torch.autocast(device_type="cuda", dtype=torch_dtype(compute_dtype))
 
 
-def load_for_training(cfg, adapter_dir: Path | None = None, on_build_step=None):
-    """The base (4-bit unless quantization: none) with fresh LoRA adapters, or the saved ones in `adapter_dir`."""
-    from labs.quant import import_bitsandbytes, load_model, pick_device
-
-    import_bitsandbytes()  # before peft, which imports it
-    from peft import LoraConfig, PeftModel, get_peft_model
+def load_tokenizer(base: str, name: str):
+    """The chat tokenizer of a resolved base folder or hub id (`name` as the learner wrote it, for messages)."""
     from transformers import AutoTokenizer
 
-    from labs.base import resolve_base
     from labs.hub import hub_error
 
-    device = pick_device(cfg.device)
-    base = resolve_base(cfg.base, on_step=on_build_step, show_progress=on_build_step is None)
     try:
         tokenizer = AutoTokenizer.from_pretrained(base)
     except (OSError, ValueError) as exc:
@@ -100,7 +93,22 @@ def load_for_training(cfg, adapter_dir: Path | None = None, on_build_step=None):
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     if tokenizer.chat_template is None:
-        raise LabError(f"base {cfg.base!r} has no chat template; the labs train chat models")
+        raise LabError(f"base {name!r} has no chat template; the labs train chat models")
+    return tokenizer
+
+
+def load_for_training(cfg, adapter_dir: Path | None = None, on_build_step=None):
+    """The base (4-bit unless quantization: none) with fresh LoRA adapters, or the saved ones in `adapter_dir`."""
+    from labs.quant import import_bitsandbytes, load_model, pick_device
+
+    import_bitsandbytes()  # before peft, which imports it
+    from peft import LoraConfig, PeftModel, get_peft_model
+
+    from labs.base import resolve_base
+
+    device = pick_device(cfg.device)
+    base = resolve_base(cfg.base, on_step=on_build_step, show_progress=on_build_step is None)
+    tokenizer = load_tokenizer(base, cfg.base)
     model = load_model(base, cfg.quantization, cfg.double_quant, cfg.resolved_dtype(device), device)
     if cfg.gradient_checkpointing:
         model.gradient_checkpointing_enable()
