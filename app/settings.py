@@ -186,7 +186,7 @@ class Settings(BaseSettings):
     serving: Literal["local", "ray"] = Field(
         "local",
         description="Where trained adapters are served: `local`, a model-server process this server starts, or `ray`, "
-                    "a Ray Serve deployment at SERVE_ADDRESS (started with `python -m labs.serving.ray_deployment`).",
+                    "a Ray Serve deployment at SERVE_ADDRESS (started with `course-lab serve-ray`).",
     )
     serve_address: str = Field(
         "http://127.0.0.1:8100", description="HTTP address of the Ray Serve deployment, used when SERVING is `ray`."
@@ -194,14 +194,14 @@ class Settings(BaseSettings):
     serve_secret: str = Field(
         "",
         description="Bearer secret the Ray Serve deployment was started with (the same COURSE_SERVE_SECRET given to "
-                    "`python -m labs.serving.ray_deployment`); required when SERVING is `ray`.",
+                    "`course-lab serve-ray`); required when SERVING is `ray`.",
     )
 
     @model_validator(mode="after")
     def _ray_serving_needs_its_secret(self) -> "Settings":
         if self.serving == "ray" and not self.serve_secret:
             raise ValueError("COURSE_SERVING=ray needs COURSE_SERVE_SECRET: the secret the Ray Serve deployment was "
-                             "started with (python -m labs.serving.ray_deployment reads the same variable)")
+                             "started with (course-lab serve-ray reads the same variable)")
         return self
 
     @field_validator("auth_rate_limit_per_ip", "auth_rate_limit_per_account", "lab_anonymous_launches_per_ip",

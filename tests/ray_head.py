@@ -61,13 +61,9 @@ def _stop_session(head: subprocess.Popen, grace_s: float = 15) -> None:
     head.wait(timeout=30)
 
 
-@contextmanager
-def local_ray_head(temp_dir: Path, num_cpus: int = 1, dashboard: bool = False, env: dict | None = None):
-    """Yields a RayHead; while it runs, this process's environment carries the token (RAY_AUTH_*), so Ray
-    clients made here and child processes started here are let in. `env` is added to the head's environment
-    (its workers inherit it)."""
+def _start(temp_dir: Path, num_cpus: int, dashboard: bool, env: dict, auth_env: dict):
+    """One `ray start --head --block`: (the process, the RayHead once it runs or None, its log)."""
     ray = str(Path(sys.executable).with_name("ray"))
-    auth_env = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16)}
     gcs_port, dashboard_port = free_port(), free_port()
     ports = {name: free_port() for name in ("node-manager-port", "object-manager-port", "ray-client-server-port",
                                             "dashboard-agent-listen-port", "dashboard-agent-grpc-port",
@@ -80,16 +76,33 @@ def local_ray_head(temp_dir: Path, num_cpus: int = 1, dashboard: bool = False, e
                *(["--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard_port}"] if dashboard else []),
                *(f"--{name}={port}" for name, port in ports.items())]
     log = temp_dir / "head.log"
-    with mock.patch.dict(os.environ, auth_env), open(log, "w") as out:
-        head = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                                env={**os.environ, **(env or {})})
+    with open(log, "w") as out:
+        head = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=env)
+    deadline = time.monotonic() + 180
+    while "Ray runtime started" not in log.read_text():
+        if head.poll() is not None or time.monotonic() > deadline:
+            return head, None, log.read_text()
+        time.sleep(0.5)
+    return head, RayHead(f"127.0.0.1:{gcs_port}", f"http://127.0.0.1:{dashboard_port}" if dashboard else None,
+                         auth_env), ""
+
+
+@contextmanager
+def local_ray_head(temp_dir: Path, num_cpus: int = 1, dashboard: bool = False, attempts: int = 3):
+    """Yields a RayHead; while it runs, this process's environment carries the token (RAY_AUTH_*), so Ray
+    clients made here and child processes started here are let in. Ray gives its raylet a fixed 30 s to register, which a machine busy with other
+    work can miss: a head that fails so is stopped and started afresh, up to `attempts` times."""
+    auth_env = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16)}
+    with mock.patch.dict(os.environ, auth_env):
+        for attempt in range(1, attempts + 1):
+            folder = temp_dir / f"attempt-{attempt}"
+            folder.mkdir()
+            head, started, log = _start(folder, num_cpus, dashboard, dict(os.environ), auth_env)
+            if started is not None:
+                break
+            _stop_session(head)
+            assert attempt < attempts, f"the Ray head did not start in {attempts} tries; the last said:\n{log[-3000:]}"
         try:
-            deadline = time.monotonic() + 180
-            while "Ray runtime started" not in log.read_text():
-                assert head.poll() is None, f"ray start failed:\n{log.read_text()[-3000:]}"
-                assert time.monotonic() < deadline, f"the Ray head did not start:\n{log.read_text()[-3000:]}"
-                time.sleep(0.5)
-            yield RayHead(f"127.0.0.1:{gcs_port}", f"http://127.0.0.1:{dashboard_port}" if dashboard else None,
-                          auth_env)
+            yield started
         finally:
             _stop_session(head)

@@ -1,5 +1,5 @@
 """The course's Ray Serve application on a throwaway local Ray head, deployed the way an operator deploys it
-(`python -m labs.serving.ray_deployment`, a real subprocess), for the lab and app tests of COURSE_SERVING=ray.
+(`python -m labs serve-ray`, a real subprocess), for the lab and app tests of COURSE_SERVING=ray.
 
 One CPU and one replica: the machines that run the tests are small and shared.
 """
@@ -31,7 +31,7 @@ def ray_serving(temp_dir: Path, data_dir: Path, max_adapters: int = 2, preload: 
         env = {**os.environ, "COURSE_SERVE_SECRET": secret, "COURSE_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1",
                "PYTHONPATH": str(ROOT)}
         deployed = subprocess.run(
-            [sys.executable, "-m", "labs.serving.ray_deployment", "--address", head.gcs_address,
+            [sys.executable, "-m", "labs", "serve-ray", "--address", head.gcs_address,
              "--http-port", str(free_port()), "--max-adapters", str(max_adapters), "--num-cpus", "1",
              "--preload", *preload],
             env=env, capture_output=True, text=True, timeout=600, cwd=ROOT,

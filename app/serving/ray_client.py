@@ -2,7 +2,7 @@
 COURSE_SERVE_ADDRESS, every request naming its adapter (or, without one, its base) as Serve's multiplexed model id,
 so that Ray routes it to a replica that already holds that adapter.
 
-The deployment runs apart from the web app (`python -m labs.serving.ray_deployment`): nothing here starts a process.
+The deployment runs apart from the web app (`course-lab serve-ray`): nothing here starts a process.
 """
 
 import logging

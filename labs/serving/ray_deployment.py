@@ -4,18 +4,16 @@ Each replica holds one ServingEngine. A request's multiplexed model id is its ad
 for the base alone), so Ray's router sends an adapter's requests to a replica that already holds that adapter, and
 Serve's per-replica LRU (`max_num_models_per_replica`) decides which adapters a replica keeps. Replicas answer the
 local model server's HTTP protocol (/health, /generate, /unload, /batches) behind the same bearer secret.
-`deploy()` and `python -m labs.serving.ray_deployment` put the application on a running cluster.
+`deploy()` (`course-lab serve-ray`) puts the application on a running cluster.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import hmac
 import json
 import logging
 import os
-import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -243,32 +241,3 @@ def deploy(address: str, http_host: str = "127.0.0.1", http_port: int = 8100, ma
     finally:
         ray.shutdown()
     return f"http://{http_host}:{http_port}"
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m labs.serving.ray_deployment", description=__doc__.split("\n")[0])
-    parser.add_argument("--address", default=os.environ.get("RAY_ADDRESS"), help="the Ray cluster (GCS host:port)")
-    parser.add_argument("--http-host", default="127.0.0.1", help="where Serve's HTTP proxy listens")
-    parser.add_argument("--http-port", type=int, default=8100)
-    parser.add_argument("--max-adapters", type=int, default=8, help="model ids (adapters, bases) per replica")
-    parser.add_argument("--replicas", type=int, default=1)
-    parser.add_argument("--num-cpus", type=float, default=1, help="CPUs each replica reserves")
-    parser.add_argument("--num-gpus", type=float, default=0, help="GPUs each replica reserves (fractions share one)")
-    parser.add_argument("--preload", nargs="*", default=[], metavar="BASE", help="bases each replica loads at start")
-    args = parser.parse_args(argv)
-    if not args.address:
-        parser.error("--address (or RAY_ADDRESS) is required")
-    if args.max_adapters < 1 or args.replicas < 1:
-        parser.error("--max-adapters and --replicas should be at least 1")
-    try:
-        url = deploy(args.address, args.http_host, args.http_port, args.max_adapters, args.replicas, args.num_cpus,
-                     args.num_gpus, tuple(args.preload))
-    except LabError as error:
-        print(f"course-lab: error: {error}", file=sys.stderr)
-        return 2
-    print(url, flush=True)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -97,7 +97,8 @@ def test_two_adapters_are_told_apart_by_the_multiplexed_id_and_serves_lru_unload
 
 def test_unload_removes_an_adapter_which_loads_again_when_asked_for(served, adapters):
     first = _generate(served, adapters["mixed"])
-    unloaded = served.post("/unload", json={"adapter_id": "run-mixed"}, headers={"serve_multiplexed_model_id": "run-mixed"})
+    unloaded = served.post("/unload", json={"adapter_id": "run-mixed"},
+                           headers={"serve_multiplexed_model_id": "run-mixed"})
     assert unloaded.json() == {"unloaded": True}
     assert "run-mixed" not in _adapters_held(served)
     assert served.post("/unload", json={"adapter_id": "run-mixed"}).json() == {"unloaded": False}
@@ -128,3 +129,10 @@ def test_requests_without_the_secret_or_with_bad_input_are_refused_with_a_messag
     assert served.get("/batches", params={"limit": "all"}).status_code == 400
     assert served.post("/unload", json={}).status_code == 400
     assert served.get("/nowhere").status_code == 404
+
+
+def test_serve_ray_refuses_to_deploy_without_an_address_or_a_secret(course_lab):
+    no_secret = course_lab("serve-ray", "--address", "127.0.0.1:1", env_extra={"COURSE_SERVE_SECRET": ""})
+    assert no_secret.returncode == 2 and "COURSE_SERVE_SECRET" in no_secret.stderr
+    no_address = course_lab("serve-ray", env_extra={"COURSE_SERVE_SECRET": "s", "RAY_ADDRESS": ""})
+    assert no_address.returncode == 2 and "--address" in no_address.stderr
