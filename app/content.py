@@ -39,6 +39,7 @@ LAB_TITLES = {
     "evaluation": "Evaluation lab: base model vs fine-tuned",
     "sweep": "Sweep lab: your own compliance curve",
     "compare": "Comparison lab: plain vs mixed training data",
+    "serving": "Serving lab: one base, many adapters",
 }
 LAB_PROMISES = {
     "data": "Upload a chat JSONL file and get the cleaning checklist run on it: errors by line, "
@@ -51,6 +52,8 @@ LAB_PROMISES = {
     "with its uncertainty, over the simulation above.",
     "compare": "Your runs of the plain and the mixed recipe side by side: compliance, relevance and "
     "format leakage, before and after training.",
+    "serving": "Send one prompt at once to a base model and to your own adapters on it, read the answers side by "
+    "side with their timings, see how the server batched them, and call the same models from the openai client.",
 }
 FILE_NAME = re.compile(r"^(\d\d)-([a-z0-9-]+)\.md$")
 

@@ -38,6 +38,7 @@ from app.routers import (
     labs,
     pages,
     quiz,
+    serving_lab,
     simulations,
     sweeps,
     users_api,
@@ -120,6 +121,6 @@ def create_app(settings: Settings | None = None, run_command=None) -> FastAPI:
     docs = (api_docs,) if settings.docs_enabled else ()
     for module in (health, assets, *docs, chapters_api, quiz, exercises_api, exercise_pages, capstone_api,
                    capstone_pages, simulations, labs, sweeps, pages, auth_api, account_pages, cohorts_api,
-                   cohort_pages, users_api, admin_pages):
+                   cohort_pages, users_api, admin_pages, serving_lab):
         app.include_router(module.router)
     return app

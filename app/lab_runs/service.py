@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 import labs
 from app.errors import AppError
 from app.lab_runs import store
-from app.lab_runs.models import Run
+from app.lab_runs.models import ACTIVE, Run
 from app.settings import Settings
 from labs.job_env import job_environment
 
@@ -312,3 +312,15 @@ def _export(run: Run, kind: str, path: Path, settings: Settings) -> None:
     if result.returncode != 0:
         raise AppError(500, f"The {kind} export failed: {result.stderr.strip()[-300:]}")
     shutil.make_archive(str(path.with_suffix("")), "zip", out)
+
+
+async def delete_run(run: Run, settings: Settings, sessions: sessionmaker[Session], model_client) -> None:
+    """Delete a finished run for good: its adapter leaves the model server first (so nobody is answered by a
+    model that no longer exists), then its row, then its folder."""
+    if run.status in ACTIVE:
+        raise AppError(409, f"This run is {run.status}; cancel it first, then delete it.")
+    await model_client.unload(run.id)
+    await run_in_threadpool(store.delete_run, sessions, run.id)
+    run_dir = Path(run.run_dir).resolve()
+    if run_dir.parent == (settings.data_dir / "runs").resolve():  # never remove anything outside the runs folder
+        await run_in_threadpool(shutil.rmtree, run_dir, ignore_errors=True)

@@ -7,7 +7,7 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import reading, transaction
@@ -110,6 +110,11 @@ def request_cancel(sessions: sessionmaker[Session], run_id: str) -> str:
         elif run.status == "running":
             run.cancel_requested = True
         return run.status
+
+
+def delete_run(sessions: sessionmaker[Session], run_id: str) -> None:
+    with transaction(sessions) as session:
+        session.execute(delete(Run).where(Run.id == run_id))
 
 
 def count_active(sessions: sessionmaker[Session], owners: Collection[str]) -> int:

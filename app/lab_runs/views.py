@@ -75,7 +75,7 @@ def evaluation_context(run: Run) -> dict:
 def mount_labs(templates, request, html: str, settings, sessions, owners: set[str]) -> Markup:
     """Fill a chapter's lab placeholders with their forms (and, for evaluation, the latest run)."""
     html = str(html)
-    for name in ("data", "training", "evaluation", "sweep", "compare"):
+    for name in ("data", "training", "evaluation", "sweep", "compare", "serving"):
         marker = mount_marker("lab", name)
         if marker not in html:
             continue
@@ -89,6 +89,10 @@ def mount_labs(templates, request, html: str, settings, sessions, owners: set[st
             context["sweep"] = latest_sweep(sessions, owners)
         if name == "compare":
             context["columns"] = comparison(sessions, owners)
+        if name == "serving":
+            from app.serving.compare import widget_context  # the serving domain builds on this one
+
+            context |= widget_context(sessions, tuple(owners), settings)
         widget = templates.get_template(f"_lab_{name}.html").render(context, request=request)
         html = html.replace(marker, widget)
     return Markup(html)

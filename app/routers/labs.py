@@ -20,6 +20,7 @@ from app.lab_runs.scheduler import settle_if_done
 from app.lab_runs.views import evaluation_context, run_public
 from app.identity import CurrentVisitor, OptionalUser
 from app.rate_limits import enforce
+from app.serving.model_server import get_model_client
 
 router = APIRouter(tags=["labs"])
 
@@ -123,6 +124,15 @@ def cancel_run(run_id: str, sessions: SessionsDep, visitor: CurrentVisitor) -> d
     return {"id": run.id, "status": store.request_cancel(sessions, run.id)}
 
 
+@router.delete("/api/labs/runs/{run_id}", status_code=204)
+async def delete_run(run_id: str, request: Request, settings: SettingsDep, sessions: SessionsDep,
+                     visitor: CurrentVisitor) -> Response:
+    """Delete a finished run of yours: its adapter stops being served, its files are removed."""
+    run = await run_in_threadpool(_owned_run, sessions, run_id, visitor)
+    await service.delete_run(run, settings, sessions, get_model_client(request.app))
+    return Response(status_code=204)
+
+
 @router.get("/api/labs/runs/{run_id}/events")
 async def read_run_events(run_id: str, request: Request, sessions: SessionsDep, visitor: CurrentVisitor):
     """The run's events as Server-Sent Events, from `Last-Event-ID` (or `?after=`) on."""
@@ -188,6 +198,15 @@ def cancel_run_from_form(run_id: str, sessions: SessionsDep, visitor: CurrentVis
     run = _owned_run(sessions, run_id, visitor)
     store.request_cancel(sessions, run.id)
     return RedirectResponse(f"/labs/runs/{run.id}", status_code=303)
+
+
+@router.post("/labs/runs/{run_id}/delete")
+async def delete_run_from_form(run_id: str, request: Request, settings: SettingsDep, sessions: SessionsDep,
+                               visitor: CurrentVisitor):
+    """Delete from the run page, then show the remaining runs."""
+    run = await run_in_threadpool(_owned_run, sessions, run_id, visitor)
+    await service.delete_run(run, settings, sessions, get_model_client(request.app))
+    return RedirectResponse("/labs/runs", status_code=303)
 
 
 @router.get("/labs/runs/{run_id}/evaluation", response_class=HTMLResponse)

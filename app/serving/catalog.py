@@ -45,9 +45,9 @@ def _base_model(name: str, settings: Settings) -> ServedModel:
 
 def _adapter_model(run: Run) -> ServedModel:
     moment = run.finished_at or run.created_at
-    alias = getattr(run, "served_name", None)  # runs.served_name arrives with migration 0007 (serve-api)
     return ServedModel(adapter_name(run), run.base, run.id, str(Path(run.run_dir) / "adapter"), run.recipe,
-                       int(moment.replace(tzinfo=moment.tzinfo or UTC).timestamp()) if moment else 0, "learner", (alias,) if alias else ())
+                       int(moment.replace(tzinfo=moment.tzinfo or UTC).timestamp()) if moment else 0, "learner",
+                       (run.served_name,) if run.served_name else ())
 
 
 def servable_models(sessions: sessionmaker[Session], learner_ids: Sequence[str], settings: Settings) -> list[ServedModel]:
