@@ -182,6 +182,28 @@ class Settings(BaseSettings):
         120, gt=0, le=3_600, description="Longest wait, in seconds, for the model server to answer one generation request."
     )
 
+    # serve-ray: serving through a Ray Serve deployment (labs/serving/ray_deployment.py) instead of a local process.
+    serving: Literal["local", "ray"] = Field(
+        "local",
+        description="Where trained adapters are served: `local`, a model-server process this server starts, or `ray`, "
+                    "a Ray Serve deployment at SERVE_ADDRESS (started with `course-lab serve-ray`).",
+    )
+    serve_address: str = Field(
+        "http://127.0.0.1:8100", description="HTTP address of the Ray Serve deployment, used when SERVING is `ray`."
+    )
+    serve_secret: str = Field(
+        "",
+        description="Bearer secret the Ray Serve deployment was started with (the same COURSE_SERVE_SECRET given to "
+                    "`course-lab serve-ray`); required when SERVING is `ray`.",
+    )
+
+    @model_validator(mode="after")
+    def _ray_serving_needs_its_secret(self) -> "Settings":
+        if self.serving == "ray" and not self.serve_secret:
+            raise ValueError("COURSE_SERVING=ray needs COURSE_SERVE_SECRET: the secret the Ray Serve deployment was "
+                             "started with (course-lab serve-ray reads the same variable)")
+        return self
+
     @field_validator("auth_rate_limit_per_ip", "auth_rate_limit_per_account", "lab_anonymous_launches_per_ip",
                      "lab_checks_per_ip")
     @classmethod

@@ -212,6 +212,18 @@ def cmd_serve_models(args) -> int:
     return serve(args.host, args.port, args.port_file, args.max_adapters, args.preload or [])
 
 
+def cmd_serve_ray(args) -> int:
+    if not args.address:
+        raise LabError("--address (or RAY_ADDRESS) is required: the Ray cluster's GCS host:port")
+    if args.max_adapters < 1 or args.replicas < 1:
+        raise LabError("--max-adapters and --replicas should be at least 1")
+    from labs.serving.ray_deployment import deploy  # imports Ray: only for this command
+
+    print(deploy(args.address, args.http_host, args.http_port, args.max_adapters, args.replicas, args.num_cpus,
+                 args.num_gpus, tuple(args.preload or ())), flush=True)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="course-lab", description="Real QLoRA fine-tuning labs, offline, CPU or GPU.")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -280,11 +292,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port-file", type=Path, help="write the listening port here (atomically) once ready")
     s.add_argument("--max-adapters", type=int, default=8, help="adapters kept loaded per base (LRU, default 8)")
     s.add_argument("--preload", nargs="*", metavar="BASE", help="bases to load at start (e.g. tiny)")
+
+    r = sub.add_parser("serve-ray", help="deploy the model server on a Ray cluster with Ray Serve, adapters "
+                                         "multiplexed (COURSE_SERVING=ray; secret in $COURSE_SERVE_SECRET)")
+    r.add_argument("--address", default=os.environ.get("RAY_ADDRESS"), help="the Ray cluster's GCS host:port")
+    r.add_argument("--http-host", default="127.0.0.1", help="where Serve's HTTP proxy listens (default 127.0.0.1)")
+    r.add_argument("--http-port", type=int, default=8100, help="its port (default 8100)")
+    r.add_argument("--max-adapters", type=int, default=8, help="model ids (adapters, bases) per replica (default 8)")
+    r.add_argument("--replicas", type=int, default=1, help="replicas, each with its own engine (default 1)")
+    r.add_argument("--num-cpus", type=float, default=1, help="CPUs each replica reserves (default 1)")
+    r.add_argument("--num-gpus", type=float, default=0, help="GPUs each replica reserves; fractions share one")
+    r.add_argument("--preload", nargs="*", metavar="BASE", help="bases each replica loads before it takes requests")
     return p
 
 
 COMMANDS = {"base": cmd_base, "data": cmd_data, "train": cmd_train, "eval": cmd_eval, "export": cmd_export,
-            "recipes": cmd_recipes, "serve-models": cmd_serve_models}
+            "recipes": cmd_recipes, "serve-models": cmd_serve_models, "serve-ray": cmd_serve_ray}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -98,6 +98,16 @@ def test_the_ray_profile_runs_a_head_a_worker_and_the_course_on_one_shared_volum
     assert head["environment"]["RAY_AUTH_TOKEN"] == course["environment"]["RAY_AUTH_TOKEN"]
 
 
+def test_the_ray_profile_deploys_serving_on_the_cluster_with_the_secret_the_course_sends():
+    services = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]
+    course, deploy = services["course-ray"]["environment"], services["ray-serve"]
+    assert course["COURSE_SERVING"] == "ray" and course["COURSE_SERVE_ADDRESS"] == "http://ray-head:8100"
+    assert deploy["command"][:2] == ["course-lab", "serve-ray"] and "--address=ray-head:6379" in deploy["command"]
+    assert "--http-port=8100" in deploy["command"] and deploy["profiles"] == ["ray"]
+    assert deploy["environment"]["COURSE_SERVE_SECRET"] == course["COURSE_SERVE_SECRET"]
+    assert deploy["environment"]["RAY_AUTH_TOKEN"] == course["RAY_AUTH_TOKEN"]
+
+
 def test_the_gpu_variant_uses_the_cuda_target_with_an_nvidia_device_reservation():
     gpu = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]["course-gpu"]
     assert gpu["build"]["target"] == "cuda"

@@ -88,7 +88,7 @@ def test_without_javascript_the_form_answers_with_a_full_page_of_answers_side_by
     page = response.text
     assert "<html" in page and 'id="serving-lab-form"' in page  # the form again, as it was sent
     shown = re.findall(r'class="serving-answer" data-model="([^"]+)"', page)
-    assert shown == [BASE, *_names(run_ids)]  # the base first, then each adapter once
+    assert shown[0] == BASE and sorted(shown[1:]) == sorted(_names(run_ids))  # the base first, each adapter once
     assert page.count("tokens/s while decoding") == 3 and page.count("generated tokens") == 3
     table = page[page.index('id="serving-batches"'):]
     for name in _names(run_ids):  # the routing view: each adapter's request in a batch of that adapter

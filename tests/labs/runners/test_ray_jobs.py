@@ -1,10 +1,6 @@
 """The Ray runner against a real local Ray head on 127.0.0.1 (token authentication on, set explicitly):
 a short real training run is submitted through the Jobs API and succeeds, and a cancel stops a job."""
 
-import os
-import secrets
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -12,48 +8,22 @@ from pathlib import Path
 import pytest
 
 from labs.runners import make_runner
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.ray_head import local_ray_head
 
 
 @pytest.fixture(scope="module")
 def ray_head(tmp_path_factory):
-    """`ray start --head` on loopback with token auth; the client finds the token in RAY_AUTH_TOKEN."""
-    ray = str(Path(sys.executable).with_name("ray"))
-    token = secrets.token_hex(16)
-    saved = {k: os.environ.get(k) for k in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN")}
-    os.environ.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=token)
-    dashboard = _free_port()
-    temp = tmp_path_factory.mktemp("ray")
-    started = subprocess.run(
-        [ray, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={_free_port()}",
-         "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}", "--num-cpus=2", "--num-gpus=0",
-         "--disable-usage-stats", "--include-dashboard=true", f"--temp-dir={temp}"],
-        capture_output=True, text=True, timeout=180,
-    )
-    assert started.returncode == 0, started.stdout + started.stderr
-    address = f"http://127.0.0.1:{dashboard}"
-    try:
+    """A local head with the dashboard (the Jobs API lives there); clients find the token in RAY_AUTH_TOKEN."""
+    with local_ray_head(tmp_path_factory.mktemp("ray"), num_cpus=2, dashboard=True) as head:
         deadline = time.monotonic() + 90
         while True:
             try:
-                make_runner("ray", address).client.list_jobs()
+                make_runner("ray", head.dashboard_address).client.list_jobs()
                 break
             except Exception:
                 assert time.monotonic() < deadline, "the Ray dashboard did not come up"
                 time.sleep(1)
-        yield address
-    finally:
-        subprocess.run([ray, "stop", "--force"], capture_output=True, timeout=120)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        yield head.dashboard_address
 
 
 def _wait_ended(runner, handle, run_dir, timeout_s):
