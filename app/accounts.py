@@ -8,11 +8,11 @@ import re
 import uuid
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.db import insert_for, read_connection, reading, transaction
+from app.db import insert_for, read_rows, reading, transaction
 from app.errors import AppError
 from app.models import ROLES, EndedSession, Learner, User, utcnow
 from app.passwords import check_new_password, hash_password, verify_password
@@ -121,13 +121,10 @@ def session_ended(factory: sessionmaker[Session], nonce: str) -> bool:
         return session.get(EndedSession, nonce) is not None
 
 
-_LEARNER_ACCOUNT = select(Learner.__table__.c.account_id).where(Learner.__table__.c.id == bindparam("learner"))
-
-
 def learner_account(factory: sessionmaker[Session], learner_id: str) -> int | None:
-    """The account that has claimed this learner, if any (asked on every anonymous page view: a Core read)."""
-    with read_connection(factory) as connection:
-        return connection.execute(_LEARNER_ACCOUNT, {"learner": learner_id}).scalar()
+    """The account that has claimed this learner, if any (asked on every anonymous page view: a bare read)."""
+    rows = read_rows(factory, "SELECT account_id FROM learners WHERE id = ?", (learner_id,))
+    return rows[0][0] if rows else None
 
 
 def change_password(factory: sessionmaker[Session], user_id: int, current: str, new: str) -> int:

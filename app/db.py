@@ -4,8 +4,9 @@ SQLite is made safe for concurrent writers here, in one place: WAL journal, a bu
 `BEGIN IMMEDIATE` transactions. Without them, concurrent read-modify-write loses updates silently.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 
 from alembic import command
@@ -76,6 +77,31 @@ def read_connection(factory: sessionmaker[Session]) -> Iterator[Connection]:
     (every chapter view), where the session's own bookkeeping cost three times the query."""
     with factory.kw["bind"].connect().execution_options(**{READ_ONLY: True}) as connection:
         yield connection
+
+
+def read_rows(factory: sessionmaker[Session], sql: str, params: Sequence) -> list[tuple]:
+    """Rows of one SELECT run on the pool's bare DBAPI connection: for the reads of every page view. No
+    SQLAlchemy statement machinery and no explicit BEGIN/ROLLBACK around it: about 70 µs where a Core read on
+    `read_connection()` takes 800. One statement reads one consistent snapshot on its own. `sql` marks
+    parameters with `?`; PostgreSQL's driver gets `%s`."""
+    engine = factory.kw["bind"]
+    if engine.dialect.paramstyle != "qmark":
+        sql = _driver_sql(sql)
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        try:
+            cursor.execute(sql, tuple(params))
+            return cursor.fetchall()
+        finally:
+            cursor.close()
+    finally:
+        connection.close()  # back to the pool, which rolls back whatever the driver began
+
+
+@cache
+def _driver_sql(sql: str) -> str:
+    return sql.replace("%", "%%").replace("?", "%s")
 
 
 @contextmanager

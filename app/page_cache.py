@@ -11,27 +11,23 @@ import threading
 from collections import OrderedDict
 from collections.abc import Collection
 
-from sqlalchemy import and_, bindparam, exists, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.db import read_connection
-from app.lab_runs.models import ACTIVE, Run
-from app.models import Learner
+from app.db import read_rows
+from app.lab_runs.models import ACTIVE
 
 CACHE_BYTES = 24_000_000  # ~350 chapter pages of ~70 kB
 
-_LEARNERS, _RUNS = Learner.__table__, Run.__table__
-_VERSIONS = select(
-    _LEARNERS.c.id,
-    _LEARNERS.c.content_version,
-    exists().where(and_(_RUNS.c.learner_id == _LEARNERS.c.id, _RUNS.c.status.in_(ACTIVE))),
-).where(_LEARNERS.c.id.in_(bindparam("learners", expanding=True)))
+# Every chapter view asks this, so it is plain SQL on a bare connection (app.db.read_rows).
+_VERSIONS = ("SELECT id, content_version, EXISTS (SELECT 1 FROM runs WHERE runs.learner_id = learners.id AND runs.status"
+             f" IN ({', '.join(repr(status) for status in ACTIVE)})) FROM learners WHERE id IN ({{marks}})")
 
 
 def content_versions(factory: sessionmaker[Session], learner_ids: Collection[str]) -> tuple | None:
     """The learners' content versions (a cache key part), or None while any of them has an active run."""
-    with read_connection(factory) as connection:
-        rows = connection.execute(_VERSIONS, {"learners": list(learner_ids)}).all()
+    if not learner_ids:
+        return ()
+    rows = read_rows(factory, _VERSIONS.format(marks=", ".join("?" * len(learner_ids))), list(learner_ids))
     if any(active for _, _, active in rows):
         return None
     return tuple(sorted((learner, version) for learner, version, _ in rows))
