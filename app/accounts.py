@@ -117,8 +117,8 @@ def end_session(factory: sessionmaker[Session], nonce: str, forget_before: datet
 
 
 def session_ended(factory: sessionmaker[Session], nonce: str) -> bool:
-    with reading(factory) as session:
-        return session.get(EndedSession, nonce) is not None
+    """Asked on every signed-in request: a bare read."""
+    return bool(read_rows(factory, "SELECT 1 FROM ended_sessions WHERE nonce = ?", (nonce,)))
 
 
 def learner_account(factory: sessionmaker[Session], learner_id: str) -> int | None:
@@ -184,5 +184,5 @@ def claim_learner(factory: sessionmaker[Session], user_id: int, learner_id: str)
 
 
 def owned_learners(factory: sessionmaker[Session], user_id: int) -> list[str]:
-    with reading(factory) as session:
-        return list(session.scalars(select(Learner.id).where(Learner.account_id == user_id)))
+    """Asked on every signed-in page view: a bare read."""
+    return [learner for (learner,) in read_rows(factory, "SELECT id FROM learners WHERE account_id = ?", (user_id,))]
