@@ -13,7 +13,7 @@ from collections.abc import Collection
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.db import read_rows
+from app.db import marks, read_rows
 from app.lab_runs.models import ACTIVE
 
 CACHE_BYTES = 24_000_000  # ~350 chapter pages of ~70 kB
@@ -27,7 +27,7 @@ def content_versions(factory: sessionmaker[Session], learner_ids: Collection[str
     """The learners' content versions (a cache key part), or None while any of them has an active run."""
     if not learner_ids:
         return ()
-    rows = read_rows(factory, _VERSIONS.format(marks=", ".join("?" * len(learner_ids))), list(learner_ids))
+    rows = read_rows(factory, _VERSIONS.format(marks=marks(learner_ids)), list(learner_ids))
     if any(active for _, _, active in rows):
         return None
     return tuple(sorted((learner, version) for learner, version, _ in rows))
