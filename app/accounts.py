@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.db import insert_for, reading, transaction
+from app.db import insert_for, read_rows, reading, transaction
 from app.errors import AppError
 from app.models import ROLES, EndedSession, Learner, User, utcnow
 from app.passwords import check_new_password, hash_password, verify_password
@@ -117,14 +117,14 @@ def end_session(factory: sessionmaker[Session], nonce: str, forget_before: datet
 
 
 def session_ended(factory: sessionmaker[Session], nonce: str) -> bool:
-    with reading(factory) as session:
-        return session.get(EndedSession, nonce) is not None
+    """Asked on every signed-in request: a bare read."""
+    return bool(read_rows(factory, "SELECT 1 FROM ended_sessions WHERE nonce = ?", (nonce,)))
 
 
 def learner_account(factory: sessionmaker[Session], learner_id: str) -> int | None:
-    """The account that has claimed this learner, if any."""
-    with reading(factory) as session:
-        return session.scalar(select(Learner.account_id).where(Learner.id == learner_id))
+    """The account that has claimed this learner, if any (asked on every anonymous page view: a bare read)."""
+    rows = read_rows(factory, "SELECT account_id FROM learners WHERE id = ?", (learner_id,))
+    return rows[0][0] if rows else None
 
 
 def change_password(factory: sessionmaker[Session], user_id: int, current: str, new: str) -> int:
@@ -184,5 +184,5 @@ def claim_learner(factory: sessionmaker[Session], user_id: int, learner_id: str)
 
 
 def owned_learners(factory: sessionmaker[Session], user_id: int) -> list[str]:
-    with reading(factory) as session:
-        return list(session.scalars(select(Learner.id).where(Learner.account_id == user_id)))
+    """Asked on every signed-in page view: a bare read."""
+    return [learner for (learner,) in read_rows(factory, "SELECT id FROM learners WHERE account_id = ?", (user_id,))]

@@ -3,7 +3,9 @@ defaults (the same for everyone until the next deploy) and each quiz question in
 Per request only the small per-learner parts are added: the quiz answers (each question in this learner's
 option order), the exercises' states, the lab widgets, the header.
 
-Cached parts carry a placeholder where the CSRF token goes; the finished page gets this browser's token.
+A chapter at its defaults is kept whole per learner (app.page_cache) while the learner's content version
+is unchanged, so a repeat view costs one small read. Cached parts and pages carry a placeholder where the
+CSRF token goes; the finished page gets this browser's token.
 """
 
 from weakref import WeakKeyDictionary
@@ -17,6 +19,7 @@ from app.exercises.service import exercise_states
 from app.exercises.views import exercise_views
 from app.identity import current_visitor
 from app.lab_runs.views import mount_labs
+from app.page_cache import PageCache, content_versions
 from app.progress import latest_answers
 from app.quiz import option_orders
 from app.simulation_runs import run_simulation
@@ -73,6 +76,13 @@ def _quiz_question(
     )
 
 
+def _page_cache(templates) -> PageCache:
+    cache = _PARTS.setdefault(templates, {}).get("pages")
+    if cache is None:
+        cache = _PARTS[templates]["pages"] = PageCache()
+    return cache
+
+
 def render_chapter(
     request: Request,
     chapter: Chapter,
@@ -84,10 +94,41 @@ def render_chapter(
     `refused` (exercise id → (answer, message)) shows an answer that could not be checked beside its
     exercise, as typed, and answers 422."""
     app = request.app
-    templates, course, sessions = app.state.templates, app.state.course, app.state.sessions
     visitor = current_visitor(request)
     app.state.visits.record(visitor.learner_id, chapter.slug)
     shown = {name: query for name, query in states.items() if query}
+    key = None
+    if not shown and not refused:
+        versions = content_versions(app.state.sessions, visitor.learner_ids)
+        if versions is not None:
+            # The header shows links by role; the quiz's option order follows this browser's learner; the rest
+            # is the learners' content, which their versions vouch for.
+            user = (visitor.user.id, visitor.user.role) if visitor.user else None
+            key = (chapter.slug, visitor.learner_id, visitor.learner_ids, versions, user)
+    page = _page_cache(app.state.templates).get(key) if key else None
+    if page is None:
+        page = _render(request, chapter, visitor, shown, refused)
+        if key:
+            _page_cache(app.state.templates).put(key, page)
+    return HTMLResponse(
+        page.replace(TOKEN_PLACEHOLDER, request.scope["state"].get("csrf_token", "")),
+        status_code=422 if refused else 200,
+    )
+
+
+def _render(request: Request, chapter: Chapter, visitor, shown: dict, refused: dict | None) -> str:
+    """The page with the CSRF placeholder where this browser's token goes."""
+    state = request.scope["state"]
+    token, state["csrf_token"] = state.get("csrf_token", ""), TOKEN_PLACEHOLDER
+    try:
+        return _render_parts(request, chapter, visitor, shown, refused)
+    finally:
+        state["csrf_token"] = token
+
+
+def _render_parts(request: Request, chapter: Chapter, visitor, shown: dict, refused: dict | None) -> str:
+    app = request.app
+    templates, course, sessions = app.state.templates, app.state.course, app.state.sessions
     body = mount_simulations(templates, request, chapter, shown) if shown else _default_body(templates, chapter)
     answers = latest_answers(sessions, visitor.learner_ids, chapter.slug)
     orders = option_orders(visitor.learner_id, chapter)
@@ -97,7 +138,7 @@ def render_chapter(
     )
     exercises = exercise_views(chapter, exercise_states(sessions, visitor.learner_ids, chapter.slug), refused or {})
     previous, following = course.neighbours(chapter)
-    html = templates.get_template("chapter.html").render(
+    return templates.get_template("chapter.html").render(
         {
             "request": request,
             "chapter": chapter,
@@ -109,8 +150,4 @@ def render_chapter(
             "next": following,
             "exercises": exercises,
         }
-    )
-    return HTMLResponse(
-        html.replace(TOKEN_PLACEHOLDER, request.scope["state"].get("csrf_token", "")),
-        status_code=422 if refused else 200,
     )

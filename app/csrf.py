@@ -66,8 +66,9 @@ class CourseCSRFMiddleware(CSRFMiddleware):
         cookie = request.cookies.get(self.cookie_name)
         # A cookie this server did not sign for this session (another session's, a planted one, an old
         # key's) is replaced, not trusted.
-        bound = bool(cookie) and self._is_bound(cookie, _session_binding(scope))
-        token = cookie if bound else self._bound_token(_session_binding(scope))
+        binding = _session_binding(scope)
+        bound = bool(cookie) and self._is_bound(cookie, binding)
+        token = cookie if bound else self._bound_token(binding)
         scope.setdefault("state", {})["csrf_token"] = token
 
         if request.method not in self.safe_methods and not self._url_is_exempt(request.url):
@@ -76,13 +77,13 @@ class CourseCSRFMiddleware(CSRFMiddleware):
             except _FormTooLarge:
                 detail = f"The upload is larger than this server accepts ({self.max_form_bytes:,} bytes)."
                 response = error_response(Request(scope), 413, detail)
-                await response(scope, receive, self._with_cookie(scope, send, token, cookie))
+                await response(scope, receive, self._with_cookie(scope, send, token, cookie, binding))
                 return
             if not (bound and submitted and secrets.compare_digest(cookie, submitted)):
                 response = error_response(Request(scope, receive), 403, REFUSAL)
-                await response(scope, receive, self._with_cookie(scope, send, token, cookie))
+                await response(scope, receive, self._with_cookie(scope, send, token, cookie, binding))
                 return
-        await self.app(scope, receive, self._with_cookie(scope, send, token, cookie))
+        await self.app(scope, receive, self._with_cookie(scope, send, token, cookie, binding))
 
     def _bound_token(self, binding: str) -> str:
         return self.serializer.dumps([secrets.token_urlsafe(32), _digest(binding)])
@@ -94,12 +95,14 @@ class CourseCSRFMiddleware(CSRFMiddleware):
             return False
         return isinstance(value, list) and len(value) == 2 and value[1] == _digest(binding)
 
-    def _with_cookie(self, scope: Scope, send: Send, token: str, cookie: str | None) -> Send:
+    def _with_cookie(self, scope: Scope, send: Send, token: str, cookie: str | None, binding: str) -> Send:
+        """`token` is bound to `binding`, the session as the request began."""
+
         async def send_with_cookie(message: Message) -> None:
             if message["type"] == "http.response.start":
                 # Logging in or out changes the session, and so the token that belongs to it.
-                current = token if self._is_bound(token, _session_binding(scope)) else None
-                current = current or self._bound_token(_session_binding(scope))
+                now = _session_binding(scope)
+                current = token if now == binding else self._bound_token(now)
                 if current != cookie:
                     morsel = http.cookies.SimpleCookie()
                     morsel[self.cookie_name] = current

@@ -4,13 +4,14 @@ SQLite is made safe for concurrent writers here, in one place: WAL journal, a bu
 `BEGIN IMMEDIATE` transactions. Without them, concurrent read-modify-write loses updates silently.
 """
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, Insert, create_engine, event
+from sqlalchemy import Engine, Insert, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -70,12 +71,36 @@ def reading(factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
-@contextmanager
-def read_connection(factory: sessionmaker[Session]) -> Iterator[Connection]:
-    """Like `reading()`, but a bare connection without an ORM session: for Core selects on the hottest path
-    (every chapter view), where the session's own bookkeeping cost three times the query."""
-    with factory.kw["bind"].connect().execution_options(**{READ_ONLY: True}) as connection:
-        yield connection
+def read_rows(factory: sessionmaker[Session], sql: str, params: Sequence) -> list[tuple]:
+    """Rows of one SELECT run on the pool's bare DBAPI connection: for the reads of every page view. No
+    SQLAlchemy statement machinery and no explicit BEGIN/ROLLBACK around it: about 70 µs where a Core read on
+    a connection takes 800. One statement reads one consistent snapshot on its own. `sql` marks
+    parameters with `?`; PostgreSQL's driver gets `%s`."""
+    engine = factory.kw["bind"]
+    if engine.dialect.paramstyle != "qmark":
+        sql = _driver_sql(sql)
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        try:
+            cursor.execute(sql, tuple(params))
+            return cursor.fetchall()
+        finally:
+            cursor.close()
+    finally:
+        connection.close()  # back to the pool, which rolls back whatever the driver began
+
+
+def marks(values: Collection) -> str:
+    """`?, ?, ?`: one parameter mark per value, for `IN (…)` in `read_rows` SQL (never an empty list)."""
+    if not values:
+        raise ValueError("IN () needs at least one value")
+    return ", ".join("?" * len(values))
+
+
+@cache
+def _driver_sql(sql: str) -> str:
+    return sql.replace("%", "%%").replace("?", "%s")
 
 
 @contextmanager

@@ -7,15 +7,17 @@ Logging in or out may switch the browser to another learner (see app.identity).
 """
 
 import uuid
-from http.cookies import SimpleCookie
+from functools import lru_cache
 from typing import Annotated
 
 from fastapi import Depends, Request
 from itsdangerous import BadSignature, URLSafeSerializer
+from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 COOKIE_NAME = "learner"
 COOKIE_MAX_AGE_S = 400 * 24 * 3600  # the longest lifetime browsers accept (400 days)
+VERIFIED_COOKIES = 16_384
 
 
 class LearnerHolder:
@@ -43,21 +45,23 @@ class LearnerCookieMiddleware:
         self.app = app
         self.serializer = URLSafeSerializer(secret_key, salt="learner-cookie")
         self.secure = secure
+        # A cookie's signature is checked once, not on every request of the browser (bounded, oldest out).
+        self._verified = lru_cache(maxsize=VERIFIED_COOKIES)(self._verify)
 
     def _read(self, scope: Scope) -> str | None:
         for name, value in scope.get("headers", []):
             if name == b"cookie":
-                cookie = SimpleCookie()
-                try:
-                    cookie.load(value.decode("latin-1"))
-                except Exception:  # a malformed Cookie header is the browser's problem, not a 500
-                    return None
-                if COOKIE_NAME in cookie:
-                    try:
-                        return str(uuid.UUID(self.serializer.loads(cookie[COOKIE_NAME].value)))
-                    except (BadSignature, ValueError, TypeError):
-                        return None
+                # Starlette's lenient parser: a malformed Cookie header is the browser's problem, not a 500.
+                signed = cookie_parser(value.decode("latin-1")).get(COOKIE_NAME)
+                if signed:
+                    return self._verified(signed)
         return None
+
+    def _verify(self, signed: str) -> str | None:
+        try:
+            return str(uuid.UUID(self.serializer.loads(signed)))
+        except (BadSignature, ValueError, TypeError):
+            return None
 
     def _set_cookie_header(self, learner: str) -> bytes:
         parts = [

@@ -125,8 +125,9 @@ def create_app(settings: Settings | None = None, run_command=None) -> FastAPI:
     install_rate_limits(app, settings)
     app.state.event_streams = StreamLimiter(settings.max_event_streams_per_owner)
     docs = (api_docs,) if settings.docs_enabled else ()
-    for module in (health, assets, *docs, chapters_api, quiz, exercises_api, exercise_pages, capstone_api,
-                   capstone_pages, simulations, labs, sweeps, pages, auth_api, account_pages, cohorts_api,
+    # The chapter pages come first: routes are tried in order, and no other GET route matches their paths.
+    for module in (pages, health, assets, *docs, chapters_api, quiz, exercises_api, exercise_pages, capstone_api,
+                   capstone_pages, simulations, labs, sweeps, auth_api, account_pages, cohorts_api,
                    cohort_pages, users_api, admin_pages, keys_api, keys_pages, openai_api,
                    serving_admin, serving_lab):
         app.include_router(module.router)

@@ -29,6 +29,9 @@ class Learner(Base):
     account_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL", name="fk_learners_account_id_users"), index=True
     )
+    # Bumped by database triggers (migration 0008) on every write to the learner's quiz answers, exercise
+    # attempts, runs and sweeps: what app.chapter_page's cached parts are checked against.
+    content_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class ChapterVisit(Base):

@@ -10,11 +10,11 @@ from collections import Counter
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.content import Course
-from app.db import insert_for, read_connection, reading, transaction
+from app.db import insert_for, marks, read_rows, reading, transaction
 from app.exercises.models import ExerciseAttempt
 from app.models import ChapterVisit, Learner, QuizAnswer, utcnow
 
@@ -73,20 +73,12 @@ class ChapterProgress:
     exercises_solved: int = 0
 
 
-_ANSWERS = QuizAnswer.__table__
-_LATEST_ANSWERS = (
-    select(_ANSWERS.c.question_id, _ANSWERS.c.option_id)
-    .where(_ANSWERS.c.learner_id.in_(bindparam("learners", expanding=True)), _ANSWERS.c.chapter_slug == bindparam("slug"))
-    .order_by(_ANSWERS.c.id)
-)
-
-
 def latest_answers(factory: sessionmaker[Session], learner_ids: Collection[str], chapter_slug: str) -> dict[str, str]:
     """question id → the option chosen most recently by any of `learner_ids`, for one chapter (read on
-    every chapter view, so a Core statement on a bare connection)."""
-    with read_connection(factory) as connection:
-        rows = connection.execute(_LATEST_ANSWERS, {"learners": list(learner_ids), "slug": chapter_slug}).all()
-    return {question_id: option_id for question_id, option_id in rows}
+    every chapter view that is not cached, so a bare read)."""
+    sql = ("SELECT question_id, option_id FROM quiz_answers WHERE learner_id IN ({marks}) AND chapter_slug = ?"
+           " ORDER BY id").format(marks=marks(learner_ids))
+    return {question_id: option_id for question_id, option_id in read_rows(factory, sql, [*learner_ids, chapter_slug])}
 
 
 def course_progress(factory: sessionmaker[Session], learner_ids: Collection[str]) -> dict[str, ChapterProgress]:

@@ -49,6 +49,16 @@ def test_moving_a_control_with_the_keyboard_redraws_the_chart_and_announces_the_
     assert f"/simulations/{name}?" in page.url and f"{field}=" in page.url, "the URL carries the new state"
 
 
+def test_the_routing_diagram_is_drawn_by_the_bundle_built_at_set_up(page):
+    """Chapter 6's Sankey comes from plotly.js's own modules bundled by app.assets, not the full Plotly."""
+    page.goto("/chapters/deployment")
+    page.wait_for_function("() => document.getElementById('sim-multi-lora-chart').dataset.draws")
+    scripts = page.evaluate("() => [...document.scripts].map(s => s.src).filter(s => s.includes('plotly'))")
+    assert len(scripts) == 1 and "/static/vendor/plotly-sankey.min." in scripts[0]
+    tenants = simulations.REGISTRY["multi-lora"].Params().tenants
+    assert page.locator("#sim-multi-lora-chart .sankey-node").count() == 2 * tenants + 1
+
+
 def test_the_slider_form_works_without_javascript(browser, base_url):
     context = browser.new_context(base_url=base_url, java_script_enabled=False)
     page = context.new_page()

@@ -1,0 +1,61 @@
+"""Finished chapter pages per learner, kept while nothing the page shows of the learner has changed.
+
+A database trigger (migration 0008) bumps `learners.content_version` on every write to the learner's quiz
+answers, exercise attempts, runs and sweeps, so one small read per view tells any worker whether its copy
+is current: a learner's own write shows on the next view, whichever worker wrote it. A learner with a run
+queued or running is never cached (the page checks the run's files for news). The cache is bounded by the
+bytes it holds; the oldest pages go first.
+"""
+
+import threading
+from collections import OrderedDict
+from collections.abc import Collection
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.db import marks, read_rows
+from app.lab_runs.models import ACTIVE
+
+CACHE_BYTES = 24_000_000  # ~350 chapter pages of ~70 kB
+
+# Every chapter view asks this, so it is plain SQL on a bare connection (app.db.read_rows).
+_VERSIONS = ("SELECT id, content_version, EXISTS (SELECT 1 FROM runs WHERE runs.learner_id = learners.id AND runs.status"
+             f" IN ({', '.join(repr(status) for status in ACTIVE)})) FROM learners WHERE id IN ({{marks}})")
+
+
+def content_versions(factory: sessionmaker[Session], learner_ids: Collection[str]) -> tuple | None:
+    """The learners' content versions (a cache key part), or None while any of them has an active run."""
+    if not learner_ids:
+        return ()
+    rows = read_rows(factory, _VERSIONS.format(marks=marks(learner_ids)), list(learner_ids))
+    if any(active for _, _, active in rows):
+        return None
+    return tuple(sorted((learner, version) for learner, version, _ in rows))
+
+
+class PageCache:
+    """key → page, least recently used first out once the pages hold more than `max_bytes` characters."""
+
+    def __init__(self, max_bytes: int = CACHE_BYTES):
+        self.max_bytes = max_bytes
+        self._pages: OrderedDict[tuple, str] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()  # pages render in the thread pool
+
+    def get(self, key: tuple) -> str | None:
+        with self._lock:
+            page = self._pages.get(key)
+            if page is not None:
+                self._pages.move_to_end(key)
+            return page
+
+    def put(self, key: tuple, page: str) -> None:
+        with self._lock:
+            old = self._pages.pop(key, None)
+            self._bytes += len(page) - (len(old) if old is not None else 0)
+            self._pages[key] = page
+            while self._bytes > self.max_bytes and self._pages:
+                self._bytes -= len(self._pages.popitem(last=False)[1])
+
+    def __len__(self) -> int:
+        return len(self._pages)

@@ -1,0 +1,139 @@
+"""Chapter pages kept per learner: a repeat view is served from the cache, yet every write to what the page
+shows (the learner's own answer, a run finished by the scheduler, a write through another worker) shows on
+the very next view, on SQLite and PostgreSQL alike; each browser still gets its own CSRF token."""
+
+import re
+import uuid
+
+from itsdangerous import URLSafeSerializer
+from sqlalchemy import select
+
+from app.chapter_page import _page_cache
+from app.lab_runs import store
+from app.main import create_app
+from app.models import Learner
+from app.page_cache import PageCache, content_versions
+from app.settings import Settings
+from tests.clients import CourseClient, wrong_option
+
+
+def _learner_of(app, client) -> str:
+    return URLSafeSerializer(app.state.settings.secret_key, salt="learner-cookie").loads(client.cookies["learner"])
+
+
+def _question_html(html: str, question_id: str) -> str:
+    return html.split(f'id="quiz-{question_id}"')[1].split('class="quiz-question"')[0]
+
+
+def _metrics(after: float) -> dict:
+    return {"compliance_before": 0.1, "compliance_after": after, "relevance_before": 0.1, "relevance_after": 0.2,
+            "regression": {"format_leak_before": 0.0, "format_leak_after": 0.5}}
+
+
+def _version(app, learner: str) -> int:
+    with app.state.sessions() as session:
+        return session.scalar(select(Learner.content_version).where(Learner.id == learner))
+
+
+def test_a_repeat_view_is_served_from_the_cache_and_an_answer_shows_on_the_next_view(backend_app):
+    chapter = backend_app.state.course.chapters[1]
+    question = chapter.meta.quiz[0]
+    with CourseClient(backend_app) as browser:
+        first = browser.get(chapter.url).text
+        cached = len(_page_cache(backend_app.state.templates))
+        assert browser.get(chapter.url).text == first
+        assert len(_page_cache(backend_app.state.templates)) == cached  # the second view added no page
+
+        browser.answer(chapter, question, wrong_option(question).id)
+        answered = _question_html(browser.get(chapter.url).text, question.id)
+    assert "Not quite." in answered and "checked" in answered
+    assert answered != _question_html(first, question.id)
+
+
+def test_an_answer_written_through_another_worker_shows_on_this_workers_next_view(backend_app, tmp_path):
+    """Two apps on one database stand for two workers: each has its own cache, the version is shared."""
+    other_worker = create_app(Settings(data_dir=tmp_path, database_url=backend_app.state.settings.resolved_database_url))
+    chapter = backend_app.state.course.chapters[2]
+    question = chapter.meta.quiz[1]
+    with CourseClient(backend_app) as here:
+        before = _question_html(here.get(chapter.url).text, question.id)
+        with CourseClient(other_worker, cookies=dict(here.cookies)) as there:
+            there.answer(chapter, question, question.correct_option.id)
+        after = _question_html(here.get(chapter.url).text, question.id)
+    assert "Correct." not in before
+    assert "Correct." in after and "checked" in after
+
+
+def test_a_run_finished_by_the_scheduler_shows_on_the_next_view(backend_app, tmp_path):
+    chapter = backend_app.state.course.get("evaluation")
+    with CourseClient(backend_app) as browser:
+        assert "No finished run yet" in browser.get(chapter.url).text
+        learner = _learner_of(backend_app, browser)
+        run = store.create_run(backend_app.state.sessions, uuid.uuid4().hex, learner, "legal-format", "tiny", {},
+                               tmp_path / "run", "local")
+        assert "No finished run yet" in browser.get(chapter.url).text  # queued: not finished, and not cached
+        store.finish(backend_app.state.sessions, run.id, "succeeded", None, _metrics(0.5))
+        cached = browser.get(chapter.url).text
+        assert f"/labs/runs/{run.id}/evaluation" in cached
+
+        later = store.create_run(backend_app.state.sessions, uuid.uuid4().hex, learner, "legal-format", "tiny", {},
+                                 tmp_path / "later", "local")
+        store.finish(backend_app.state.sessions, later.id, "succeeded", None, _metrics(0.9))
+        assert f"/labs/runs/{later.id}/evaluation" in browser.get(chapter.url).text
+
+
+def test_every_write_to_what_the_page_shows_bumps_the_learners_version_and_nothing_else_does(backend_app, tmp_path):
+    sessions = backend_app.state.sessions
+    chapter = backend_app.state.course.chapters[0]
+    with CourseClient(backend_app) as browser:
+        browser.get(chapter.url)
+        learner = _learner_of(backend_app, browser)
+        versions = [_version(backend_app, learner)]
+        browser.get(chapter.url)  # a view (and its visit count) is no content change
+        versions.append(_version(backend_app, learner))
+        browser.answer(chapter, chapter.meta.quiz[0], chapter.meta.quiz[0].correct_option.id)
+        versions.append(_version(backend_app, learner))
+        exercise = chapter.meta.exercises[0]
+        browser.post(f"/api/chapters/{chapter.slug}/exercises/{exercise.id}", json={"answer": "1"})
+        versions.append(_version(backend_app, learner))
+        run = store.create_run(sessions, uuid.uuid4().hex, learner, "legal-format", "tiny", {}, tmp_path / "r", "local")
+        versions.append(_version(backend_app, learner))
+        store.finish(sessions, run.id, "failed", "stopped by the test")
+        versions.append(_version(backend_app, learner))
+    assert versions[0] == versions[1]
+    assert versions[1] < versions[2] < versions[3] < versions[4] < versions[5]
+
+
+def test_a_learner_with_an_active_run_is_never_cached(backend_app, tmp_path):
+    with CourseClient(backend_app) as browser:
+        browser.get("/chapters/evaluation")
+        learner = _learner_of(backend_app, browser)
+        assert content_versions(backend_app.state.sessions, [learner]) is not None
+        store.create_run(backend_app.state.sessions, uuid.uuid4().hex, learner, "legal-format", "tiny", {},
+                         tmp_path / "run", "local")
+        assert content_versions(backend_app.state.sessions, [learner]) is None
+
+
+def test_a_cached_page_carries_each_browsers_own_csrf_token(app, course):
+    chapter = course.chapters[0]
+    with CourseClient(app) as first:
+        first.get(chapter.url)
+        # The same learner cookie in a second browser with its own CSRF cookie: the same cached page.
+        with CourseClient(app, cookies={"learner": first.cookies["learner"]}) as second:
+            html = second.get(chapter.url).text
+            token = second.cookies["csrftoken"]
+        assert token != first.cookies["csrftoken"]
+        assert set(re.findall(r'name="csrftoken" value="([^"]+)"', html)) == {token}
+        assert set(re.findall(r'name="csrftoken" value="([^"]+)"', first.get(chapter.url).text)) == {
+            first.cookies["csrftoken"]}
+
+
+def test_the_cache_drops_the_least_recently_used_pages_past_its_size():
+    cache = PageCache(max_bytes=30)
+    cache.put(("a",), "x" * 10)
+    cache.put(("b",), "y" * 10)
+    assert cache.get(("a",)) == "x" * 10  # now the most recently used
+    cache.put(("c",), "z" * 15)
+    assert cache.get(("b",)) is None and cache.get(("a",)) == "x" * 10 and cache.get(("c",)) == "z" * 15
+    cache.put(("a",), "w" * 12)  # replacing an entry counts its new size only
+    assert len(cache) == 2 and cache.get(("a",)) == "w" * 12
