@@ -39,10 +39,11 @@ class LearnerHolder:
 
 
 class LearnerCookieMiddleware:
-    def __init__(self, app: ASGIApp, secret_key: str, secure: bool):
+    def __init__(self, app: ASGIApp, secret_key: str, secure: bool, cookie_name: str = COOKIE_NAME):
         self.app = app
         self.serializer = URLSafeSerializer(secret_key, salt="learner-cookie")
         self.secure = secure
+        self.cookie_name = cookie_name
 
     def _read(self, scope: Scope) -> str | None:
         for name, value in scope.get("headers", []):
@@ -52,16 +53,16 @@ class LearnerCookieMiddleware:
                     cookie.load(value.decode("latin-1"))
                 except Exception:  # a malformed Cookie header is the browser's problem, not a 500
                     return None
-                if COOKIE_NAME in cookie:
+                if self.cookie_name in cookie:
                     try:
-                        return str(uuid.UUID(self.serializer.loads(cookie[COOKIE_NAME].value)))
+                        return str(uuid.UUID(self.serializer.loads(cookie[self.cookie_name].value)))
                     except (BadSignature, ValueError, TypeError):
                         return None
         return None
 
     def _set_cookie_header(self, learner: str) -> bytes:
         parts = [
-            f"{COOKIE_NAME}={self.serializer.dumps(learner)}",
+            f"{self.cookie_name}={self.serializer.dumps(learner)}",
             "Path=/",
             f"Max-Age={COOKIE_MAX_AGE_S}",
             "HttpOnly",
