@@ -14,7 +14,9 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MIN_BYTES = 512  # below this the encoding's header costs about what it saves
-CACHED_BODIES = 512  # compressed bodies kept (a chapter page is ~20 kB compressed: ~10 MB at most)
+# Compressed bodies kept, in bytes: a chapter page is ~25 kB compressed and unique to its learner (it carries
+# their CSRF token), so a count bound (it was 512 bodies) let the cache grow with page sizes.
+CACHED_BYTES = 4 * 1024 * 1024
 COMPRESSIBLE = ("text/html", "text/css", "text/plain", "text/csv", "text/javascript", "application/json",
                 "application/javascript", "image/svg+xml", "application/problem+json")
 # Fast levels: this runs on every page view; the static files were compressed at the highest levels at set-up.
@@ -32,17 +34,21 @@ class _RecentlyCompressed:
     """Identical bodies are compressed once: the same page reloaded, the same JSON for everyone. Keyed by a
     digest of the exact bytes, so a cached answer is always the right one; the oldest entries go first."""
 
-    def __init__(self, entries: int = CACHED_BODIES):
-        self._entries = entries
+    def __init__(self, max_bytes: int = CACHED_BYTES):
+        self.max_bytes = max_bytes
+        self.bytes = 0  # the compressed bodies' lengths
         self._cache: OrderedDict[tuple[str, bytes], bytes] = OrderedDict()
 
     def compress(self, encoding: str, body: bytes) -> bytes:
         key = (encoding, hashlib.blake2b(body, digest_size=16).digest())
         found = self._cache.get(key)
         if found is None:
-            found = self._cache[key] = _ENCODERS[encoding](body)
-            if len(self._cache) > self._entries:
-                self._cache.popitem(last=False)
+            found = _ENCODERS[encoding](body)
+            if len(found) <= self.max_bytes:
+                self._cache[key] = found
+                self.bytes += len(found)
+                while self.bytes > self.max_bytes:
+                    self.bytes -= len(self._cache.popitem(last=False)[1])
         else:
             self._cache.move_to_end(key)
         return found

@@ -41,10 +41,11 @@ class LearnerHolder:
 
 
 class LearnerCookieMiddleware:
-    def __init__(self, app: ASGIApp, secret_key: str, secure: bool):
+    def __init__(self, app: ASGIApp, secret_key: str, secure: bool, cookie_name: str = COOKIE_NAME):
         self.app = app
         self.serializer = URLSafeSerializer(secret_key, salt="learner-cookie")
         self.secure = secure
+        self.cookie_name = cookie_name
         # A cookie's signature is checked once, not on every request of the browser (bounded, oldest out).
         self._verified = lru_cache(maxsize=VERIFIED_COOKIES)(self._verify)
 
@@ -52,7 +53,7 @@ class LearnerCookieMiddleware:
         for name, value in scope.get("headers", []):
             if name == b"cookie":
                 # Starlette's lenient parser: a malformed Cookie header is the browser's problem, not a 500.
-                signed = cookie_parser(value.decode("latin-1")).get(COOKIE_NAME)
+                signed = cookie_parser(value.decode("latin-1")).get(self.cookie_name)
                 if signed:
                     return self._verified(signed)
         return None
@@ -65,7 +66,7 @@ class LearnerCookieMiddleware:
 
     def _set_cookie_header(self, learner: str) -> bytes:
         parts = [
-            f"{COOKIE_NAME}={self.serializer.dumps(learner)}",
+            f"{self.cookie_name}={self.serializer.dumps(learner)}",
             "Path=/",
             f"Max-Age={COOKIE_MAX_AGE_S}",
             "HttpOnly",

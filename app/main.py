@@ -106,14 +106,16 @@ def create_app(settings: Settings | None = None, run_command=None) -> FastAPI:
         CourseCSRFMiddleware,
         secret=settings.secret_key,
         cookie_secure=settings.cookies_secure,
+        cookie_name=f"{settings.cookie_prefix}csrftoken",
         max_form_bytes=settings.lab_max_upload_bytes + 64_000,  # the largest upload plus its envelope
         exempt_urls=[openai_api.CSRF_EXEMPT],
     )
-    app.add_middleware(LearnerCookieMiddleware, secret_key=settings.secret_key, secure=settings.cookies_secure)
+    app.add_middleware(LearnerCookieMiddleware, secret_key=settings.secret_key, secure=settings.cookies_secure,
+                       cookie_name=f"{settings.cookie_prefix}learner")
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key,
-        session_cookie="session",
+        session_cookie=f"{settings.cookie_prefix}session",
         max_age=settings.session_max_age_days * 86_400,
         same_site="lax",
         https_only=settings.cookies_secure,

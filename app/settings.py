@@ -235,6 +235,12 @@ class Settings(BaseSettings):
         return self.base_url.startswith("https://")
 
     @property
+    def cookie_prefix(self) -> str:
+        """`__Host-` on https: a browser then takes the cookie only from this host, Secure and for Path=/, so a
+        sibling subdomain cannot plant a session, CSRF or learner cookie of its own (see SECURITY.md)."""
+        return "__Host-" if self.cookies_secure else ""
+
+    @property
     def docs_enabled(self) -> bool:
         return self.environment == "development" if self.api_docs is None else self.api_docs
 

@@ -22,7 +22,14 @@ from app.lab_runs import store as run_store
 from app.lab_runs.events import read_events
 from app.lab_runs.models import Run
 from app.lab_runs.scheduler import settle_if_done
-from app.simulation_runs import RUNS, SimulationRun, parse_query, run_simulation, run_simulation_async
+from app.simulation_runs import (
+    RUNS,
+    SimulationRun,
+    figure_to_json,
+    parse_query,
+    run_simulation,
+    run_simulation_async,
+)
 from app.sweeps import service as sweeps, store as sweep_store
 from simulations import lora_rank
 
@@ -145,7 +152,7 @@ def real_delta_run(params, settings) -> SimulationRun:
         raise AppError(409, "source: the real ΔW is not built on this server yet; an administrator runs "
                             "`course-lab base build` (or `course-lab base delta-w`).") from None
     result = lora_rank.simulate(params, real=delta)
-    return SimulationRun(lora_rank, params, result, lora_rank.figure(result), lora_rank.headline(result))
+    return SimulationRun.of(lora_rank, params, result)
 
 
 def _is_real(name: str, params) -> bool:
@@ -164,11 +171,11 @@ def with_measurement(run: SimulationRun, measurement: Measurement) -> Simulation
     module, measured = run.module, measurement.measured
     if measured is not None and hasattr(module, "params_for_run"):  # the measurement sets some parameters
         run = RUNS.compute(run.name, module.params_for_run(run.params, measured))
-    figure = module.figure(run.result, measured) if measured is not None else run.figure
+    figure = figure_to_json(module.figure(run.result, measured)) if measured is not None else run.figure_json
     headline = module.headline(run.result, measured) if measured is not None else run.headline
     if measurement.note:
         headline = f"{headline} {measurement.note}"
-    return dataclasses.replace(run, figure=figure, headline=headline, measured=measured,
+    return dataclasses.replace(run, figure_json=figure, headline=headline, measured=measured,
                                reference=(measurement.kind, measurement.ref))
 
 

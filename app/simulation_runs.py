@@ -1,13 +1,15 @@
 """Runs a simulation for the web layer: parse the query, simulate, build the figure and its JSON.
 
 Runs are cached per parameter set (Params are frozen dataclasses), so the default state every chapter
-page shows first is computed once, and a slider that returns to a value costs nothing. A cached run
-also keeps its serialised figure and API body, so serving it again is a dictionary lookup; the async
-handlers serve such hits on the event loop and send only new parameter sets to the thread pool.
+page shows first is computed once, and a slider that returns to a value costs nothing. A run keeps its
+figure only as JSON (a Plotly spec as Python lists costs 2-4 times its JSON) plus its API body, so serving
+it again is a dictionary lookup; the async handlers serve such hits on the event loop and send only new
+parameter sets to the thread pool. The cache is bounded by bytes, not entries: runs differ 20-fold in size.
 """
 
 import dataclasses
 import json
+import sys
 import threading
 from collections import OrderedDict
 from concurrent.futures import Future
@@ -15,6 +17,7 @@ from functools import cached_property
 from types import ModuleType
 from typing import Any
 
+import numpy as np
 from starlette.concurrency import run_in_threadpool
 
 import simulations
@@ -22,25 +25,34 @@ from app.errors import AppError
 from simulations import jsonable, result_dict
 from simulations.params import ParamError, params_schema, parse_params
 
+# Bytes of runs besides the defaults: a run holds 5-120 kB (lora-rank's most), 35 kB on average, so some
+# 480 slider states. Bounded by count (512) and with the figure kept as Python, the cache reached ~35 MB.
+CACHED_BYTES = 16 * 1024 * 1024
+
 
 @dataclasses.dataclass(frozen=True)
 class SimulationRun:
     module: ModuleType
     params: Any
     result: Any
-    figure: dict
+    figure_json: str  # the Plotly figure as JSON (see `figure_to_json`)
     headline: str
     measured: Any = None  # the learner's own measurement drawn in (app.simulation_measured); never cached
     reference: tuple[str, str] | None = None  # ("run" | "sweep", id) the measurement came from
+
+    @classmethod
+    def of(cls, module: ModuleType, params: Any, result: Any) -> "SimulationRun":
+        """The run of `module` for `result`, with its figure and headline."""
+        return cls(module, params, result, figure_to_json(module.figure(result)), module.headline(result))
 
     @property
     def name(self) -> str:
         return self.module.NAME
 
-    @cached_property
-    def figure_json(self) -> str:
-        # Escape "</" so a label can never close the <script> element that carries the figure.
-        return json.dumps(self.figure, separators=(",", ":")).replace("</", "<\\/")
+    @property
+    def figure(self) -> dict:
+        """The figure as Python, parsed on each call (rare: the JSON is what pages and the API send)."""
+        return json.loads(self.figure_json)
 
     def as_json(self) -> dict:
         result = result_dict(self.result)
@@ -52,6 +64,18 @@ class SimulationRun:
     def api_body(self) -> bytes:
         """`as_json()` serialised once: the body of GET /api/simulations/{name}."""
         return json.dumps(self.as_json(), ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+    @cached_property
+    def footprint(self) -> int:
+        """Bytes this run holds in the cache: its two serialised forms and its result's fields."""
+        fields = (getattr(self.result, field.name) for field in dataclasses.fields(self.result))
+        result = sum(value.nbytes if isinstance(value, np.ndarray) else sys.getsizeof(value) for value in fields)
+        return sys.getsizeof(self.figure_json) + sys.getsizeof(self.api_body) + sys.getsizeof(self.result) + result
+
+
+def figure_to_json(figure: dict) -> str:
+    # Escape "</" so a label can never close the <script> element that carries the figure.
+    return json.dumps(figure, separators=(",", ":")).replace("</", "<\\/")
 
 
 def get_module(name: str) -> ModuleType:
@@ -65,14 +89,15 @@ class RunCache:
     """Simulation runs by (name, params), safe to share between threads.
 
     - Each simulation's default state (what every chapter page shows first) is kept for good; other
-      states are the `size` most recently used, the least recent evicted first, so slider drags
-      cannot push the defaults out.
+      states are the most recently used that fit in `max_bytes` (by `SimulationRun.footprint`), the
+      least recent evicted first, so slider drags cannot push the defaults out nor grow the process.
     - Single flight: when many requests miss on the same state at once (a class opening a chapter
       together), one thread simulates and the others wait for its result instead of repeating it.
     """
 
-    def __init__(self, size: int = 512):
-        self.size = size
+    def __init__(self, max_bytes: int = CACHED_BYTES):
+        self.max_bytes = max_bytes
+        self.bytes = 0  # the footprints of the runs in `_recent`
         self._defaults: dict[str, SimulationRun] = {}
         self._recent: OrderedDict[tuple[str, Any], SimulationRun] = OrderedDict()
         self._in_flight: dict[tuple[str, Any], Future] = {}
@@ -114,10 +139,11 @@ class RunCache:
         with self._lock:
             if params == run.module.Params():
                 self._defaults[name] = run
-            else:
+            elif run.footprint <= self.max_bytes:
                 self._recent[key] = run
-                while len(self._recent) > self.size:
-                    self._recent.popitem(last=False)
+                self.bytes += run.footprint
+                while self.bytes > self.max_bytes:
+                    self.bytes -= self._recent.popitem(last=False)[1].footprint
             del self._in_flight[key]
         pending.set_result(run)
         return run
@@ -125,9 +151,8 @@ class RunCache:
     @staticmethod
     def _simulate(name: str, params: Any) -> SimulationRun:
         module = simulations.REGISTRY[name]
-        result = module.simulate(params)
-        run = SimulationRun(module, params, result, module.figure(result), module.headline(result))
-        run.figure_json  # noqa: B018  (serialise now, off the event loop, not on the first cache hit)
+        run = SimulationRun.of(module, params, module.simulate(params))
+        run.footprint  # noqa: B018  (serialises the API body now, off the event loop, not on the first cache hit)
         return run
 
     def warm_defaults(self) -> None:
@@ -139,6 +164,7 @@ class RunCache:
         with self._lock:
             self._defaults.clear()
             self._recent.clear()
+            self.bytes = 0
 
 
 RUNS = RunCache()

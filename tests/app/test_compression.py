@@ -1,6 +1,7 @@
 """Dynamic responses are compressed for clients that accept it; streams (SSE) pass through at once."""
 
 import asyncio
+import random
 
 import brotli
 import pytest
@@ -91,9 +92,23 @@ def test_a_body_seen_before_is_served_from_the_cache_and_a_changed_one_is_compre
     from app import compression
 
     monkeypatch.setitem(compression._ENCODERS, "gzip", lambda body: calls.append(body) or b"z" + body[:8])
-    recent = compression._RecentlyCompressed(entries=2)
+    recent = compression._RecentlyCompressed(max_bytes=18)  # two of the fake 9-byte bodies
     assert recent.compress("gzip", b"page one" * 100) == recent.compress("gzip", b"page one" * 100)
     recent.compress("gzip", b"page two" * 100)
     recent.compress("gzip", b"page three" * 100)  # pushes page one out
     recent.compress("gzip", b"page one" * 100)
     assert [body[:10] for body in calls] == [b"page onepa", b"page twopa", b"page three", b"page onepa"]
+
+
+def test_the_cache_of_compressed_bodies_holds_at_most_its_bytes_however_many_pages_pass():
+    from app import compression
+
+    recent = compression._RecentlyCompressed(max_bytes=200_000)
+    rng = random.Random(7)
+    for _ in range(300):  # ~30 kB pages that compress little, each unique like a page with its learner's token
+        recent.compress("zstd", rng.randbytes(30_000))
+    kept = list(recent._cache.values())
+    assert recent.bytes == sum(len(body) for body in kept) <= 200_000
+    assert len(kept) >= 5  # the newest pages are kept
+    recent.compress("zstd", rng.randbytes(300_000))  # bigger than the whole cache: sent, not kept
+    assert recent.bytes <= 200_000

@@ -8,7 +8,7 @@ import pytest
 from app.db import migrate
 from app.main import create_app
 from app.settings import Settings
-from tests.clients import CourseClient
+from tests.clients import PASSWORD, CourseClient
 
 
 def _app(tmp_path, **settings):
@@ -101,3 +101,21 @@ def test_the_api_docs_in_development_load_swagger_ui_from_this_server(client):
     bundle = re.search(r'<script src="(/static/vendor/swagger-ui-bundle\.[0-9a-f]{12}\.js)">', html).group(1)
     assert client.get(bundle).status_code == 200
     assert client.get("/openapi.json").json()["info"]["title"] == "Fine-Tuning in Practice"
+
+
+
+def test_on_https_the_cookies_carry_the_host_prefix_and_a_planted_plain_one_is_ignored(https_app):
+    attacker = CourseClient(https_app, base_url="https://course.example")
+    response = attacker.post("/api/auth/register", json={"email": "planter@example.org", "password": PASSWORD,
+                                                          "display_name": "Planter"})
+    assert response.status_code == 201
+    set_cookies = {h.split("=")[0]: h.lower() for h in response.headers.get_list("set-cookie")}
+    assert set(set_cookies) == {"__Host-session", "__Host-csrftoken", "__Host-learner"}
+    for header in set_cookies.values():  # what the prefix requires, or a browser drops the cookie
+        assert "; secure" in header and "path=/" in header and "domain=" not in header
+    # A sibling subdomain can set only cookies without the prefix (for the parent domain): its own signed-in
+    # session, planted so, does not sign the victim in as the attacker.
+    victim = CourseClient(https_app, base_url="https://course.example")
+    victim.cookies.set("session", attacker.cookies["__Host-session"])
+    assert victim.get("/api/auth/me").status_code == 401
+    assert attacker.get("/api/auth/me").status_code == 200

@@ -1,9 +1,12 @@
 """The simulation run cache: defaults kept for good, other states evicted least-recent first, one
-simulation per state however many requests miss on it at once, and a failure reaching every waiter."""
+simulation per state however many requests miss on it at once, a failure reaching every waiter, and the
+memory it holds bounded in bytes."""
 
+import gc
 import json
 import threading
 import time
+import tracemalloc
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -50,7 +53,8 @@ def test_many_concurrent_misses_on_one_state_simulate_it_once(counted):
 
 
 def test_defaults_survive_any_number_of_other_states_and_the_least_recent_goes_first(counted):
-    cache = RunCache(size=2)
+    one_state = RunCache().compute(NAME, state(999)).footprint
+    cache = RunCache(max_bytes=int(2.5 * one_state))  # room for two states like it
     cache.compute(NAME, DEFAULT)
     cache.compute(NAME, state(1001))
     cache.compute(NAME, state(1002))
@@ -94,3 +98,26 @@ def test_the_cached_api_body_is_the_runs_json():
     run = RunCache().compute(NAME, DEFAULT)
     assert json.loads(run.api_body) == json.loads(json.dumps(run.as_json()))
     assert "</" not in run.figure_json
+
+
+def test_the_cache_holds_at_most_its_bytes_of_runs_however_many_slider_states_pass():
+    # lora-rank's runs are the largest (its figure draws two heatmaps); its 60 other ranks at ~110 kB a run
+    # would hold ~6.5 MB if kept, against the 1.5 MB allowed here. Only the rank moves, so the simulation's
+    # own cache of decompositions (keyed on the other sliders) holds one entry, made before the count.
+    budget = 1_500_000
+    lora_rank = simulations.REGISTRY["lora-rank"]
+    cache = RunCache(max_bytes=budget)
+    cache.compute("lora-rank", lora_rank.Params(r=1))
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for r in range(2, lora_rank.MAX_RANK + 1):
+            cache.compute("lora-rank", lora_rank.Params(r=r))
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert cache.bytes <= budget
+    assert cache.bytes == sum(run.footprint for run in cache._recent.values())
+    assert held < 1.3 * budget, f"the cache holds {held / 1e6:.1f} MB for a {budget / 1e6:.1f} MB budget"

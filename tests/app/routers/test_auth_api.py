@@ -37,7 +37,7 @@ def test_the_session_cookie_is_secure_when_the_base_url_is_https(https_app):
     response = client.post(
         "/api/auth/register", json={"email": "tls@example.org", "password": PASSWORD, "display_name": "TLS"}
     )
-    header = next(h for h in response.headers.get_list("set-cookie") if h.startswith("session="))
+    header = next(h for h in response.headers.get_list("set-cookie") if h.startswith("__Host-session="))
     assert "; secure" in header.lower()
 
 
