@@ -3,7 +3,7 @@ exercise attempts, runs, sweeps), kept by triggers so no writer can forget it: a
 parts for the learner are current while the version is unchanged.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-01
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
