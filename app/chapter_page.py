@@ -104,7 +104,7 @@ def render_chapter(
             # The header shows links by role; the quiz's option order follows this browser's learner; the rest
             # is the learners' content, which their versions vouch for.
             user = (visitor.user.id, visitor.user.role) if visitor.user else None
-            key = (chapter.slug, visitor.learner_id, visitor.learner_ids, versions, user)
+            key = (chapter.slug, visitor.learner_id, tuple(sorted(visitor.learner_ids)), versions, user)
     page = _page_cache(app.state.templates).get(key) if key else None
     if page is None:
         page = _render(request, chapter, visitor, shown, refused)

@@ -270,6 +270,8 @@ def instructor_cohort(base: str, env: dict) -> tuple[httpx.Client, dict]:
     teacher.get("/healthz")
     token = {"x-csrftoken": teacher.cookies["csrftoken"]}
     teacher.post("/api/auth/login", json={"email": "teacher@example.org", "password": PASSWORD}, headers=token).raise_for_status()
+    # The CSRF token is bound to the session: logging in sets a new one, as a browser's next request would send.
+    token = {"x-csrftoken": teacher.cookies["csrftoken"]}
     created = teacher.post("/api/cohorts", json={"name": "Load test cohort"}, headers=token)
     created.raise_for_status()
     return teacher, created.json()
