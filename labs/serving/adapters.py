@@ -99,16 +99,18 @@ class LoadedBase:
         """Yields the model to run for `adapter_id`, or for the bare base when None. Hold `lock`."""
         from peft import PeftModel
 
+        from labs.serving.lean_lora import lean_lora
+
         if not isinstance(self.model, PeftModel):
             yield self.model
-        elif adapter_id is not None:
-            self.model.set_adapter(self.peft_name(adapter_id))
-            yield self.model
-        elif not self.adapters:  # every adapter unloaded: peft's disable_adapter would look for the last one
-            yield self.model.base_model.model  # the LoRA layers left in it have no adapter: the bare base
-        else:
-            with self.model.disable_adapter():
-                yield self.model
+            return
+        name = None if adapter_id is None else self.peft_name(adapter_id)
+        if name is not None:
+            self.model.set_adapter(name)
+        # with every adapter unloaded peft's forward looks up the last active one: run the wrapped model instead
+        model = self.model if self.adapters else self.model.base_model.model
+        with lean_lora(model, name):
+            yield model
 
     def memory_mb(self) -> float:
         """Bytes of parameters and buffers (4-bit weights count as their packed bytes), in MiB."""
