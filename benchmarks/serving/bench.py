@@ -82,8 +82,6 @@ def step_times(engine, variants: dict, prompt_ids: list[int], batch: int, repeat
     import torch
     from transformers import DynamicCache
 
-    from labs.serving.lean_lora import lean_lora
-
     times = {label: [] for label in variants}
     ids = torch.tensor([prompt_ids] * batch)
     for _ in range(repeats):
@@ -91,12 +89,11 @@ def step_times(engine, variants: dict, prompt_ids: list[int], batch: int, repeat
             loaded = engine.ensure_base(base)
             with loaded.lock, torch.inference_mode():
                 model = loaded.model
-                if adapter is not None:
+                if adapter is not None and not lean:
                     model.set_adapter(loaded.peft_name(adapter))
-                ctx = lean_lora(model, loaded.peft_name(adapter) if adapter else None) if lean else (
-                    model.disable_adapter() if adapter is None and hasattr(model, "disable_adapter")
-                    else contextlib.nullcontext())
-                with ctx:
+                # lean: as the engine runs it; else through peft's PeftModel and LoRA forwards
+                ctx = loaded.activate(adapter) if lean else contextlib.nullcontext(model)
+                with ctx as model:
                     cache = DynamicCache(config=model.config)
                     out = model(input_ids=ids, cache=cache, use_cache=True, logits_to_keep=1)
                     nxt = out.logits[:, -1].argmax(-1, keepdim=True)
@@ -109,8 +106,15 @@ def step_times(engine, variants: dict, prompt_ids: list[int], batch: int, repeat
                     "cpu_ms": round(statistics.median(c for _, c in t), 3)} for label, t in times.items()}
 
 
-def run_load(send, n_requests: int, clients: int) -> dict:
-    """`clients` threads send `n_requests` requests in all, each waiting for its answer before the next."""
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) another process has used so far: the model server's work over HTTP."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_load(send, n_requests: int, clients: int, cpu_clock=time.process_time) -> dict:
+    """`clients` threads send `n_requests` requests in all, each waiting for its answer before the next.
+    `cpu_clock`: the CPU seconds of whichever process does the serving (this one, by default)."""
     jobs = list(range(n_requests))
     lock = threading.Lock()
     latencies, tokens = [], []
@@ -127,13 +131,13 @@ def run_load(send, n_requests: int, clients: int) -> dict:
                 latencies.append(time.perf_counter() - t0)
                 tokens.append(n)
 
-    t0, cpu0 = time.perf_counter(), time.process_time()
+    t0, cpu0 = time.perf_counter(), cpu_clock()
     threads = [threading.Thread(target=client) for _ in range(clients)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    wall, cpu = time.perf_counter() - t0, cpu_clock() - cpu0
     latencies.sort()
     return {"requests": n_requests, "clients": clients, "tokens": sum(tokens), "wall_s": round(wall, 3),
             "tokens_per_s": round(sum(tokens) / wall, 1), "cpu_s": round(cpu, 3),
@@ -262,7 +266,7 @@ def main() -> None:
         for name, spread in (("one_adapter", False), ("eight_adapters", True)):
             send = http_sender(port, prompts, adapters, spread, args.max_tokens)
             send(0)
-            http_results[name] = run_load(send, 32, 8)
+            http_results[name] = run_load(send, 32, 8, cpu_clock=lambda: process_cpu_s(proc.pid))
             print(f"http c=8 {name}: {http_results[name]}", file=sys.stderr)
     finally:
         proc.terminate()
