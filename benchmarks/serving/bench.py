@@ -73,8 +73,48 @@ def merged_copy(adapter_dir: Path):
     return PeftModel.from_pretrained(loaded.model, str(adapter_dir)).merge_and_unload(), loaded.tokenizer
 
 
-def run_load(send, n_requests: int, clients: int) -> dict:
-    """`clients` threads send `n_requests` requests in all, each waiting for its answer before the next."""
+def step_times(engine, variants: dict, prompt_ids: list[int], batch: int, repeats: int = 9,
+               steps: int = 16) -> dict:
+    """Median milliseconds per KV-cached decode step (forward only) of each variant, interleaved: where the time
+    goes, without the scheduler. `variants` maps a label to (base name, adapter id or None, lean: bool)."""
+    import contextlib
+
+    import torch
+    from transformers import DynamicCache
+
+    times = {label: [] for label in variants}
+    ids = torch.tensor([prompt_ids] * batch)
+    for _ in range(repeats):
+        for label, (base, adapter, lean) in variants.items():
+            loaded = engine.ensure_base(base)
+            with loaded.lock, torch.inference_mode():
+                model = loaded.model
+                if adapter is not None and not lean:
+                    model.set_adapter(loaded.peft_name(adapter))
+                # lean: as the engine runs it; else through peft's PeftModel and LoRA forwards
+                ctx = loaded.activate(adapter) if lean else contextlib.nullcontext(model)
+                with ctx as model:
+                    cache = DynamicCache(config=model.config)
+                    out = model(input_ids=ids, cache=cache, use_cache=True, logits_to_keep=1)
+                    nxt = out.logits[:, -1].argmax(-1, keepdim=True)
+                    t0, cpu0 = time.perf_counter(), time.process_time()
+                    for _ in range(steps):
+                        nxt = model(input_ids=nxt, cache=cache, use_cache=True).logits[:, -1].argmax(-1, keepdim=True)
+                    times[label].append(((time.perf_counter() - t0) / steps * 1000,
+                                         (time.process_time() - cpu0) / steps * 1000))
+    return {label: {"wall_ms": round(statistics.median(w for w, _ in t), 3),
+                    "cpu_ms": round(statistics.median(c for _, c in t), 3)} for label, t in times.items()}
+
+
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) another process has used so far: the model server's work over HTTP."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_load(send, n_requests: int, clients: int, cpu_clock=time.process_time) -> dict:
+    """`clients` threads send `n_requests` requests in all, each waiting for its answer before the next.
+    `cpu_clock`: the CPU seconds of whichever process does the serving (this one, by default)."""
     jobs = list(range(n_requests))
     lock = threading.Lock()
     latencies, tokens = [], []
@@ -91,16 +131,17 @@ def run_load(send, n_requests: int, clients: int) -> dict:
                 latencies.append(time.perf_counter() - t0)
                 tokens.append(n)
 
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), cpu_clock()
     threads = [threading.Thread(target=client) for _ in range(clients)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, cpu_clock() - cpu0
     latencies.sort()
     return {"requests": n_requests, "clients": clients, "tokens": sum(tokens), "wall_s": round(wall, 3),
-            "tokens_per_s": round(sum(tokens) / wall, 1),
+            "tokens_per_s": round(sum(tokens) / wall, 1), "cpu_s": round(cpu, 3),
+            "tokens_per_cpu_s": round(sum(tokens) / cpu, 1),
             "p50_s": round(statistics.median(latencies), 3),
             "p99_s": round(latencies[min(len(latencies) - 1, int(0.99 * (len(latencies) - 1) + 0.5))], 3)}
 
@@ -184,6 +225,12 @@ def main() -> None:
             return engine.generate(req).completion_tokens
         return send
 
+    prompt_ids = loaded.tokenizer.apply_chat_template(prompts[0], add_generation_prompt=True, tokenize=True)["input_ids"]
+    variants = {"merged": ("tiny-merged", None, False), "adapter_peft_forward": ("tiny", "bench-0", False),
+                "adapter_lean_forward": ("tiny", "bench-0", True), "base_lean_forward": ("tiny", None, True)}
+    steps = {f"batch_{b}": step_times(engine, variants, prompt_ids, b) for b in (1, 8)}
+    print(f"decode step ms: {steps}", file=sys.stderr)
+
     scenarios = {"merged": sender("tiny-merged", None), "one_adapter": sender("tiny", False),
                  "eight_adapters": sender("tiny", True)}
     for send in scenarios.values():  # warm-up: first calls pay one-off allocations
@@ -201,12 +248,15 @@ def main() -> None:
     summary = {}
     for clients, by_name in rounds.items():
         med = {name: median_round(res) for name, res in by_name.items()}
-        tps = {name: statistics.median(x["tokens_per_s"] for x in res) for name, res in by_name.items()}
-        summary[f"{clients}_clients"] = {
-            **med,
-            "overhead_one_adapter_vs_merged": round(1 - tps["one_adapter"] / tps["merged"], 3),
-            "overhead_eight_adapters_vs_merged": round(1 - tps["eight_adapters"] / tps["merged"], 3),
-        }
+        # overhead = tokens/s lost against the merged model, from the median over rounds; on a shared machine the
+        # CPU-time figure (work done per token) is steadier than the wall-clock one (which includes waiting for a core)
+        overhead = {}
+        for key in ("tokens_per_s", "tokens_per_cpu_s"):
+            rate = {name: statistics.median(x[key] for x in res) for name, res in by_name.items()}
+            overhead[key] = {name: round(1 - rate[name] / rate["merged"], 3)
+                             for name in ("one_adapter", "eight_adapters")}
+        summary[f"{clients}_clients"] = {**med, "overhead_vs_merged": overhead,
+                                         "all_rounds": by_name}
     batches = engine.recent_batches(200)
     engine.close()
 
@@ -216,7 +266,7 @@ def main() -> None:
         for name, spread in (("one_adapter", False), ("eight_adapters", True)):
             send = http_sender(port, prompts, adapters, spread, args.max_tokens)
             send(0)
-            http_results[name] = run_load(send, 32, 8)
+            http_results[name] = run_load(send, 32, 8, cpu_clock=lambda: process_cpu_s(proc.pid))
             print(f"http c=8 {name}: {http_results[name]}", file=sys.stderr)
     finally:
         proc.terminate()
@@ -234,6 +284,7 @@ def main() -> None:
                   "adapters": "legal-format r=8 on all 7 projections; adapter 0 the full recipe, 1-7 8 steps",
                   "training": training, "max_tokens": args.max_tokens, "temperature": 0,
                   "rounds": args.rounds, "requests": {"1_client": 8, "8_clients": 32}},
+        "decode_step_ms": steps,
         "engine": summary,
         "http_8_clients": http_results,
         "batch_sizes_seen": sorted({b["size"] for b in batches}),

@@ -1,6 +1,7 @@
 """The serving engine on the real micro base with a really trained legal-format adapter: greedy decoding equals
 `generate`, requests batch by adapter, the adapter LRU evicts and unloads, rows finish on their own."""
 
+import contextlib
 import threading
 
 import pytest
@@ -23,13 +24,16 @@ def engine(micro_base):
 
 def test_greedy_decoding_equals_generate_for_the_base_and_for_an_adapter(engine, adapter_dirs):
     loaded = engine.ensure_base("micro")
+    engine.ensure_adapter("micro", "legal-a", adapter_dirs["legal-a"])  # the base is then peft-wrapped too
     prompts = [QUESTION, [{"role": "system", "content": "Answer formally."},
                           {"role": "user", "content": "My landlord kept my deposit. What now?"}]]
     for adapter in (None, "legal-a"):
         for i, messages in enumerate(prompts):
             got = engine.generate(request(f"g{i}", adapter, adapter_dirs, messages=messages, max_tokens=80))
-            with loaded.lock, loaded.activate(adapter) as model:
-                want = generate(model, loaded.tokenizer, [messages], max_new_tokens=80)[0]
+            with loaded.lock:  # the reference runs peft's own forward, not the engine's lean one
+                loaded.model.set_adapter(loaded.peft_name(adapter or "legal-a"))
+                with contextlib.nullcontext() if adapter else loaded.model.disable_adapter():
+                    want = generate(loaded.model, loaded.tokenizer, [messages], max_new_tokens=80)[0]
             assert got.text == want
             assert got.prompt_tokens == len(loaded.tokenizer.apply_chat_template(
                 messages, add_generation_prompt=True, tokenize=True)["input_ids"])
