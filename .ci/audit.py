@@ -3,7 +3,10 @@ resolved): fails when a dependency has a known vulnerability that a newer releas
 
 A vulnerability without a fixed release is listed but does not fail the build (nothing to upgrade to).
 When the vulnerability service cannot be reached (an offline machine), pip-audit audits nothing: that
-is said loudly and fails only with --strict (CI with network uses `make audit`, which passes it).
+is said loudly, with pip-audit's reason, and fails only with --strict (CI with network uses `make audit`).
+On the project's development machines PyPI is reached through an index that serves each project's page
+but not the per-release JSON that pip-audit's PyPI service reads (`/pypi/NAME/VERSION/json` answers 404,
+so every package is "not found on PyPI"), and OSV's API is not reachable: there the audit says NOT RUN.
 """
 
 import argparse
@@ -34,8 +37,9 @@ def judge(report: dict, strict: bool) -> int:
     dependencies = report.get("dependencies", [])
     audited = [d for d in dependencies if "skip_reason" not in d]
     if not audited:
+        reason = dependencies[0]["skip_reason"] if dependencies else "no dependencies listed"
         print(f"audit: NOT RUN: none of {len(dependencies)} dependencies could be checked (is the "
-              "vulnerability service reachable?)", file=sys.stderr)
+              f"vulnerability service reachable?). pip-audit said, e.g.: {reason}", file=sys.stderr)
         return 2 if strict else 0
     fixable, unfixed = [], []
     for dependency in audited:

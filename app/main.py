@@ -16,8 +16,8 @@ from app.csrf import CourseCSRFMiddleware, csrf_field, csrf_token
 from app.db import create_db_engine, make_session_factory
 from app.errors import install_error_handlers
 from app.identity import signed_in_user
-from app.lab_runs.events import StreamLimiter
 from app.lab_runs.scheduler import Scheduler, training_command
+from app.lab_runs.shared_streams import make_stream_limiter
 from app.lab_runs.views import install_lab_template_helpers
 from app.learners import LearnerCookieMiddleware
 from app.rate_limits import install_rate_limits
@@ -125,7 +125,7 @@ def create_app(settings: Settings | None = None, run_command=None) -> FastAPI:
     install_error_handlers(app)
     openai_api.install_openai_errors(app)
     install_rate_limits(app, settings)
-    app.state.event_streams = StreamLimiter(settings.max_event_streams_per_owner)
+    app.state.event_streams = make_stream_limiter(settings.rate_limit_storage, settings.max_event_streams_per_owner)
     docs = (api_docs,) if settings.docs_enabled else ()
     # The chapter pages come first: routes are tried in order, and no other GET route matches their paths.
     for module in (pages, health, assets, *docs, chapters_api, quiz, exercises_api, exercise_pages, capstone_api,

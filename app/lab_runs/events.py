@@ -69,6 +69,10 @@ class StreamLimiter:
         self.per_owner = per_owner
         self._open: dict[str, weakref.WeakSet] = {}
 
+    async def open(self, owner: str, stream: AsyncIterator[bytes]) -> bool:
+        """As `try_open`; async like `SharedStreamLimiter.open` (app.lab_runs.shared_streams)."""
+        return self.try_open(owner, stream)
+
     def try_open(self, owner: str, stream: AsyncIterator[bytes]) -> bool:
         streams = self._open.setdefault(owner, weakref.WeakSet())
         if len(streams) >= self.per_owner:

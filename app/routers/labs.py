@@ -14,7 +14,7 @@ from app.deps import SessionsDep, SettingsDep
 from app.errors import AppError, describe_validation_errors
 from app.forms import read_json_object
 from app.lab_runs import service, store
-from app.lab_runs.events import StreamLimiter, parse_event_number, public_event, read_events, stream_events
+from app.lab_runs.events import parse_event_number, public_event, read_events, stream_events
 from app.lab_runs.models import Run
 from app.lab_runs.scheduler import settle_if_done
 from app.lab_runs.views import evaluation_context, run_public
@@ -142,10 +142,10 @@ async def read_run_events(run_id: str, request: Request, sessions: SessionsDep, 
         after = parse_event_number(after_text)
     except ValueError as exc:
         raise AppError(422, f"Last-Event-ID: {exc}") from None
-    streams: StreamLimiter = request.app.state.event_streams
+    streams = request.app.state.event_streams  # app.lab_runs.shared_streams.make_stream_limiter
     owner = f"user:{visitor.user.id}" if visitor.user else visitor.learner_id
     stream = stream_events(run.run_dir, after, on_close=lambda: streams.close(owner, stream))
-    if not streams.try_open(owner, stream):
+    if not await streams.open(owner, stream):
         raise AppError(429, f"You have {streams.per_owner} event streams open already; close a run page first.")
     return StreamingResponse(
         stream,

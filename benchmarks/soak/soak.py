@@ -14,7 +14,8 @@ RSS is read from /proc/<server pid>/status every 5 s. "Flat" is judged on the se
 from the first to the last sample of that half.
 
 Usage: .venv/bin/python benchmarks/soak/soak.py [--duration 600] [--users 6] [--think-ms 50]
-The committed results.json says what duration it was run for.
+The committed results.json says what duration it was run for; README.md beside it explains the RSS curve,
+and heap_probe/ splits RSS into live and free heap while a soak runs.
 """
 
 import argparse

@@ -5,8 +5,10 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
+import pytest
 
 
 def _free_port() -> int:
@@ -40,6 +42,41 @@ def test_course_serve_starts_on_an_empty_data_dir_and_answers_healthz(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+SLOW_WORKER_START = """
+import sys, time
+if "--multiprocessing-fork" in sys.argv:  # a uvicorn worker, spawned: start as slowly as on a busy machine
+    time.sleep(8)
+"""
+
+
+def test_workers_that_take_longer_than_five_seconds_to_start_are_waited_for_not_killed_in_a_loop(tmp_path):
+    (tmp_path / "slow").mkdir()
+    (tmp_path / "slow" / "sitecustomize.py").write_text(SLOW_WORKER_START)
+    port = _free_port()
+    env = {**os.environ, "COURSE_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(tmp_path / "slow")}
+    server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", "2"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
+                break
+            except httpx.TransportError:
+                assert server.poll() is None
+                assert time.monotonic() < deadline, "no worker started within 120 s"
+                time.sleep(0.5)
+        time.sleep(2)
+    finally:
+        server.terminate()
+        try:
+            log = server.communicate(timeout=30)[1]
+        except subprocess.TimeoutExpired:
+            server.kill()
+            log = server.communicate()[1]
+    assert "died" not in log, log[-2000:]
 
 
 def test_course_serve_refuses_the_development_secret_in_production_without_a_traceback(tmp_path):
@@ -95,3 +132,32 @@ def test_on_a_terminal_the_password_is_prompted_twice_and_must_match(monkeypatch
         raise AssertionError("mismatched passwords were accepted")
     answers = iter(["same passphrase", "same passphrase"])
     assert cli._read_password() == "same passphrase"
+
+
+HEAP_CHECK = """
+import ctypes
+from app.cli import steady_heap
+
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                      "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+libc = ctypes.CDLL("libc.so.6")
+libc.mallinfo2.restype = MallInfo2
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+if STEADY:
+    steady_heap()
+libc.free(libc.malloc(4_000_000))  # freeing a mapped 4 MB block: glibc's default now raises its threshold
+before = libc.mallinfo2().hblkhd
+block = libc.malloc(1_000_000)
+print(libc.mallinfo2().hblkhd - before >= 1_000_000)  # did the 1 MB block get a mapping of its own?
+"""
+
+
+@pytest.mark.parametrize("steady", [True, False])
+def test_course_serve_keeps_large_blocks_out_of_the_heap_so_freeing_them_gives_memory_back(steady):
+    env = {key: value for key, value in os.environ.items() if key != "MALLOC_MMAP_THRESHOLD_"}
+    done = subprocess.run([sys.executable, "-c", HEAP_CHECK.replace("STEADY", str(steady))], env=env,
+                          capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parents[2])
+    assert done.stdout.strip() == str(steady), done.stderr  # glibc's default keeps it in the heap

@@ -2,6 +2,7 @@
 file lock in the data dir), and rate-limit counters live in a shared Redis, so the limit holds for the
 whole server rather than per worker."""
 
+import contextlib
 import fcntl
 import os
 import subprocess
@@ -30,12 +31,12 @@ def redis_server():
         raise
 
 
-@pytest.fixture(scope="module")
-def two_workers(redis_server, tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("workers-data")
+@contextlib.contextmanager
+def _serve_two_workers(redis_url: str, data_dir, **settings: str):
+    """`course serve --workers 2` on a free port with rate limits in Redis; yields its base URL."""
     port = _free_port()
-    env = {**os.environ, "COURSE_DATA_DIR": str(data_dir), "COURSE_RATE_LIMIT_STORAGE": redis_server.url,
-           "COURSE_AUTH_RATE_LIMIT_PER_IP": f"{LIMIT}/minute"}
+    env = {**os.environ, "COURSE_DATA_DIR": str(data_dir), "COURSE_RATE_LIMIT_STORAGE": redis_url,
+           **{f"COURSE_{name.upper()}": value for name, value in settings.items()}}
     env.pop("COURSE_DATABASE_URL", None)
     server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers", "2"],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -48,10 +49,17 @@ def two_workers(redis_server, tmp_path_factory):
             except httpx.TransportError:
                 assert server.poll() is None, server.stderr.read()
                 time.sleep(0.2)
-        yield base, data_dir
+        yield base
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def two_workers(redis_server, tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("workers-data")
+    with _serve_two_workers(redis_server.url, data_dir, auth_rate_limit_per_ip=f"{LIMIT}/minute") as base:
+        yield base, data_dir
 
 
 def _workers_seen(base: str) -> dict[int, bool]:
@@ -89,3 +97,35 @@ def test_the_login_limit_counts_attempts_across_workers_in_redis(two_workers, re
     # With per-worker counters, two workers would let up to twice the limit through.
     assert statuses[:LIMIT] == [401] * LIMIT and statuses[LIMIT:] == [429] * LIMIT, statuses
     assert redis.Redis.from_url(redis_server.url).keys("*login*")
+
+
+def test_the_event_stream_cap_counts_one_owners_streams_across_workers_in_redis(redis_server, tmp_path):
+    (tmp_path / "models" / "tiny").mkdir(parents=True)
+    (tmp_path / "models" / "tiny" / "config.json").write_text("{}")  # a base that looks built
+    with open(tmp_path / "scheduler.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # no worker runs the scheduler: the run stays queued
+        with _serve_two_workers(redis_server.url, tmp_path, max_event_streams_per_owner="2") as base, \
+                httpx.Client(base_url=base, timeout=30) as browser:
+            assert len(_workers_seen(base)) == 2
+            browser.get("/healthz")
+            launched = browser.post("/api/labs/runs", json={"recipe": "legal-format", "base": "tiny"},
+                                    headers={"x-csrftoken": browser.cookies["csrftoken"]})
+            assert launched.status_code == 201, launched.text
+            events = f"/api/labs/runs/{launched.json()['id']}/events"
+            with browser.stream("GET", events) as first, browser.stream("GET", events) as second:
+                statuses = [first.status_code, second.status_code]
+                for _ in range(6):  # fresh connections, so both workers are asked
+                    with httpx.Client(base_url=base, cookies=browser.cookies, timeout=30) as same_browser:
+                        statuses.append(same_browser.get(events).status_code)
+                slots = redis.Redis.from_url(redis_server.url).keys("course:event-streams:*")
+            # With per-worker counts, the worker not holding both streams would let two more through.
+            assert statuses == [200, 200] + [429] * 6, statuses
+            assert len(slots) == 1
+            reopened = []
+            for _ in range(100):  # the closed streams' slots are given back within moments
+                with browser.stream("GET", events) as again:
+                    reopened.append(again.status_code)
+                if reopened[-1] == 200:
+                    break
+                time.sleep(0.1)
+            assert reopened[-1] == 200
