@@ -78,7 +78,7 @@ class ModelServerClient:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.directory = settings.data_dir / "model-server"
-        self.starts = 0  # processes started so far (the admin view and the tests read it)
+        self.starts = 0  # processes started so far (a restart shows here; the tests read it)
         self._process: subprocess.Popen | None = None
         self._secret = ""
         self._port_file: Path | None = None

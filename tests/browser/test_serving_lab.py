@@ -60,6 +60,6 @@ def test_a_learner_compares_their_adapters_with_the_base_from_chapter_6(browser,
     assert page.locator("#serving-answers .serving-stats").first.inner_text().count("tokens/s") == 1
     assert page.locator("#serving-batches tbody tr.serving-batch-yours").count() >= 2
     assert page.locator("#serving-lab-wait").count() == 0
-    page.screenshot(path=str(artifacts / "serving-lab.png"), full_page=True)
+    page.locator("#lab-serving-widget").screenshot(path=str(artifacts / "serving-lab.png"))
     assert not errors, errors
     context.close()
