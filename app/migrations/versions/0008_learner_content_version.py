@@ -15,8 +15,9 @@ down_revision = "0007"
 branch_labels = None
 depends_on = None
 
-# Tables whose rows a chapter page shows, each row belonging to one learner through `learner_id`.
-TABLES = ("quiz_answers", "exercise_attempts", "runs", "sweeps")
+# Tables whose rows a chapter page shows, each row belonging to one learner through `learner_id` (api_keys:
+# chapter 6's serving lab names the learner's key in its snippet).
+TABLES = ("quiz_answers", "exercise_attempts", "runs", "sweeps", "api_keys")
 EVENTS = {"insert": ("NEW",), "update": ("NEW", "OLD"), "delete": ("OLD",)}
 
 
