@@ -209,7 +209,7 @@ def cmd_serve_models(args) -> int:
 
     if args.max_adapters < 1:
         raise LabError(f"--max-adapters should be at least 1, got {args.max_adapters}")
-    return serve(args.host, args.port, args.port_file, args.max_adapters, args.preload or [])
+    return serve(args.host, args.port, args.port_file, args.max_adapters, args.preload or [], args.parent_pid)
 
 
 def cmd_serve_ray(args) -> int:
@@ -292,6 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--port-file", type=Path, help="write the listening port here (atomically) once ready")
     s.add_argument("--max-adapters", type=int, default=8, help="adapters kept loaded per base (LRU, default 8)")
     s.add_argument("--preload", nargs="*", metavar="BASE", help="bases to load at start (e.g. tiny)")
+    s.add_argument("--parent-pid", type=int, help="stop when this process (the web server that started it) is gone")
 
     r = sub.add_parser("serve-ray", help="deploy the model server on a Ray cluster with Ray Serve, adapters "
                                          "multiplexed (COURSE_SERVING=ray; secret in $COURSE_SERVE_SECRET)")

@@ -98,7 +98,8 @@ class ModelServerClient:
 
     def command(self, port_file: Path) -> list[str]:
         return [sys.executable, "-m", "labs", "serve-models", "--host", "127.0.0.1", "--port", "0",
-                "--port-file", str(port_file), "--max-adapters", str(self.settings.model_server_max_adapters)]
+                "--port-file", str(port_file), "--max-adapters", str(self.settings.model_server_max_adapters),
+                "--parent-pid", str(os.getpid())]
 
     async def start(self) -> None:
         """Start the process unless it runs already; returns at once (it becomes ready in the background)."""

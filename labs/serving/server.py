@@ -16,6 +16,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -179,8 +180,9 @@ def write_port_file(path: Path, port: int) -> None:
     os.replace(tmp, path)
 
 
-def serve(host: str, port: int, port_file: Path | None, max_adapters: int, preload: list[str]) -> int:
-    """Run until SIGTERM or SIGINT; returns the exit code."""
+def serve(host: str, port: int, port_file: Path | None, max_adapters: int, preload: list[str],
+          parent_pid: int | None = None) -> int:
+    """Run until SIGTERM or SIGINT (or, given `parent_pid`, until that process is gone); returns the exit code."""
     from labs.serving.engine import ServingEngine
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
@@ -205,6 +207,8 @@ def serve(host: str, port: int, port_file: Path | None, max_adapters: int, prelo
     log.info("listening on http://%s:%d (max %d adapters per base)", host, actual, max_adapters)
     for base in preload:
         threading.Thread(target=_preload, args=(engine, base), daemon=True).start()
+    if parent_pid is not None:
+        threading.Thread(target=_stop_when_orphaned, args=(parent_pid, httpd), daemon=True).start()
     try:
         httpd.serve_forever(poll_interval=0.2)
     finally:
@@ -214,6 +218,15 @@ def serve(host: str, port: int, port_file: Path | None, max_adapters: int, prelo
             Path(port_file).unlink(missing_ok=True)
         log.info("stopped")
     return 0
+
+
+def _stop_when_orphaned(parent_pid: int, httpd) -> None:
+    """A web process killed with SIGKILL cannot stop its model server: the server notices it has been reparented
+    (comparing parent ids survives pid reuse, unlike probing the old pid) and stops itself."""
+    while os.getppid() == parent_pid:
+        time.sleep(1.0)
+    log.info("parent %d is gone: stopping", parent_pid)
+    httpd.shutdown()
 
 
 def _preload(engine, base: str) -> None:

@@ -148,3 +148,42 @@ def test_sigterm_stops_the_server_cleanly_and_removes_the_port_file(server):
     assert not server["port_file"].exists()
     log = server["log"].read_text()
     assert "Traceback" not in log and "stopped" in log
+
+
+def test_a_server_whose_parent_is_killed_stops_itself(micro_base, tmp_path):
+    """The web process may die by SIGKILL without stopping its model server; `--parent-pid` makes the server go too."""
+    port_file, server_pid_file = tmp_path / "port", tmp_path / "server.pid"
+    # A stand-in web process: it starts the server as its child, records the child's pid, then waits to be killed.
+    parent = subprocess.Popen([sys.executable, "-c", (
+        "import os, subprocess, sys, time\n"
+        f"child = subprocess.Popen([sys.executable, '-m', 'labs', 'serve-models', '--port', '0', '--port-file',"
+        f" {str(port_file)!r}, '--parent-pid', str(os.getpid())], stdout=subprocess.DEVNULL,"
+        " stderr=subprocess.DEVNULL)\n"
+        f"open({str(server_pid_file)!r}, 'w').write(str(child.pid))\n"
+        "time.sleep(600)\n")],
+        env={**os.environ, "COURSE_MODEL_SERVER_SECRET": SECRET, "PYTHONPATH": ROOT}, cwd=ROOT)
+    try:
+        deadline = time.time() + 180
+        while not port_file.exists():
+            assert parent.poll() is None and time.time() < deadline, "the model server did not start"
+            time.sleep(0.2)
+        server_pid = int(server_pid_file.read_text())
+        parent.kill()
+        parent.wait()
+        deadline = time.time() + 30
+        while time.time() < deadline and _running(server_pid):
+            time.sleep(0.2)
+        assert not _running(server_pid), "the model server outlived the process that started it"
+        assert not port_file.exists()
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (the orphaned server is reaped by init, which may take a moment)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ", 1)[1][0] != "Z"
+    except FileNotFoundError:
+        return False
