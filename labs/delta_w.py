@@ -40,7 +40,7 @@ def build_delta_w(base: str = "tiny", force: bool = False, echo=None) -> Path:
     from labs.base import resolve_base
     from labs.batching import batches, collate, encode
 
-    t0 = time.time()
+    t0, cpu0 = time.time(), time.process_time()
     path = resolve_base(base, build_missing=False)
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
@@ -68,7 +68,8 @@ def build_delta_w(base: str = "tiny", force: bool = False, echo=None) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     np.save(out / "delta_w.npy", delta)
     meta = {"base": base, "layer": name, "shape": list(delta.shape), "steps": STEPS, "lr": LR, "batch_size": BATCH,
-            "examples": len(rows), "final_loss": round(float(loss.item()), 4), "seconds": round(time.time() - t0, 1)}
+            "examples": len(rows), "final_loss": round(float(loss.item()), 4), "seconds": round(time.time() - t0, 1),
+            "cpu_seconds": round(time.process_time() - cpu0, 1)}
     (out / "meta.json").write_text(json.dumps(meta, indent=2))
     return out
 

@@ -1,0 +1,94 @@
+"""Where `course-lab base build` spends its time: each stage of building the tiny base timed in wall and CPU seconds
+(CPU seconds are the fairer figure on a shared machine), a sample of pretraining steps with torch.profiler's
+operators, and the projection to the full build. Writes base_build_profile.json and .md beside this file.
+
+    nice -n 10 .venv/bin/python benchmarks/labs/base_build_profile.py [--steps 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the CLI sets it before torch loads
+
+
+def timed(stages: dict, name: str, fn):
+    w, c = time.perf_counter(), time.process_time()
+    out = fn()
+    stages[name] = {"wall_s": round(time.perf_counter() - w, 2), "cpu_s": round(time.process_time() - c, 2)}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=20, help="pretraining steps to time (the build runs 200)")
+    parser.add_argument("--out", type=Path, default=HERE)
+    args = parser.parse_args()
+    load_before = [round(x, 2) for x in os.getloadavg()]
+    stages: dict = {}
+    timed(stages, "import torch, transformers", lambda: __import__("transformers") and __import__("torch"))
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    from labs import base
+
+    spec = base.SPECS["tiny"]
+    texts = timed(stages, "corpus (words for the tokenizer)", lambda: base.corpus_texts(spec))
+    tokenizer = timed(stages, "tokenizer training", lambda: base.train_tokenizer(texts, spec))
+    sample = dataclasses.replace(spec, steps=args.steps)
+    # pretrain() tokenises the templated corpus, then steps; time the steps alone through its callback
+    marks: list[tuple[float, float]] = []
+    timed(stages, f"pretraining, {args.steps} steps (with tokenising the corpus)", lambda: base.pretrain(
+        sample, tokenizer, on_step=lambda *_: marks.append((time.perf_counter(), time.process_time())),
+        show_progress=False))
+    per_step = {"wall_s": round((marks[-1][0] - marks[1][0]) / (len(marks) - 2), 4),
+                "cpu_s": round((marks[-1][1] - marks[1][1]) / (len(marks) - 2), 4)}  # after the first step
+    model, _ = base.pretrain(dataclasses.replace(spec, steps=1), tokenizer, show_progress=False)
+    model.train()
+    x = torch.randint(0, len(tokenizer), (spec.batch_size, spec.seq_len))
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(3):
+            model(input_ids=x, labels=x).loss.backward()
+    ops = sorted(((e.key, e.self_cpu_time_total / 1e6) for e in prof.key_averages()), key=lambda kv: -kv[1])
+    total = sum(s for _, s in ops)
+    result = {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "nproc": os.cpu_count(), "nice": os.nice(0),
+        "threads": torch.get_num_threads(), "load_before": load_before,
+        "load_after": [round(x, 2) for x in os.getloadavg()], "spec": dataclasses.asdict(spec),
+        "tokens_per_step": spec.tokens_per_step(), "stages": stages, "per_pretraining_step": per_step,
+        "projected_pretraining_cpu_s": round(per_step["cpu_s"] * spec.steps, 1),
+        "forward_backward_top_ops": [(k, round(s, 3), round(s / total, 3)) for k, s in ops[:10]],
+    }
+    (args.out / "base_build_profile.json").write_text(json.dumps(result, indent=2))
+    (args.out / "base_build_profile.md").write_text(markdown(result))
+    print(markdown(result))
+
+
+def markdown(r: dict) -> str:
+    return "\n".join([
+        "# Where `course-lab base build` spends its time (issue 11)", "",
+        f"Measured {r['date']} with `benchmarks/labs/base_build_profile.py`; raw numbers in "
+        f"`base_build_profile.json`. `nproc` {r['nproc']}, {r['threads']} torch threads, nice {r['nice']}, on cores "
+        f"shared with other engineers' work (load average {r['load_before']} before, {r['load_after']} after): wall "
+        "times are inflated by the sharing, CPU seconds much less so.", "",
+        "| stage | wall | CPU |", "|---|---|---|",
+        *[f"| {k} | {v['wall_s']} s | {v['cpu_s']} s |" for k, v in r["stages"].items()],
+        f"| one pretraining step ({r['tokens_per_step']:,} tokens) | {r['per_pretraining_step']['wall_s']} s | "
+        f"{r['per_pretraining_step']['cpu_s']} s |",
+        f"| projected: all {r['spec']['steps']} pretraining steps | | {r['projected_pretraining_cpu_s']} s |", "",
+        "Operators of a pretraining forward and backward, by self CPU time: " + "; ".join(
+            f"`{k}` {s} s ({round(100 * f)}%)" for k, s, f in r["forward_backward_top_ops"]), "",
+    ]) + "\n"
+
+
+if __name__ == "__main__":
+    main()
