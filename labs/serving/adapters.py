@@ -7,8 +7,10 @@ internal name for each. Callers hold `lock` around anything that runs or changes
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
+import warnings
 from collections import OrderedDict
 from pathlib import Path
 
@@ -86,22 +88,29 @@ class LoadedBase:
         """Remove `adapter_id` from the model. Hold `lock`."""
         if adapter_id not in self.adapters:
             return False
-        self.model.delete_adapter(self.peft_name(adapter_id))
+        with warnings.catch_warnings():  # "was active, now X is": every batch sets its own adapter anyway
+            warnings.filterwarnings("ignore", message=".*was active which is now deleted.*")
+            self.model.delete_adapter(self.peft_name(adapter_id))
         del self.adapters[adapter_id]
         return True
 
+    @contextlib.contextmanager
     def activate(self, adapter_id: str | None):
-        """A context in which the model runs `adapter_id`, or the bare base for None. Hold `lock`."""
-        import contextlib
-
+        """Yields the model to run for `adapter_id`, or for the bare base when None. Hold `lock`."""
         from peft import PeftModel
 
+        from labs.serving.lean_lora import lean_lora
+
         if not isinstance(self.model, PeftModel):
-            return contextlib.nullcontext()
-        if adapter_id is None:
-            return self.model.disable_adapter()
-        self.model.set_adapter(self.peft_name(adapter_id))
-        return contextlib.nullcontext()
+            yield self.model
+            return
+        name = None if adapter_id is None else self.peft_name(adapter_id)
+        if name is not None:
+            self.model.set_adapter(name)
+        # with every adapter unloaded peft's forward looks up the last active one: run the wrapped model instead
+        model = self.model if self.adapters else self.model.base_model.model
+        with lean_lora(model, name):
+            yield model
 
     def memory_mb(self) -> float:
         """Bytes of parameters and buffers (4-bit weights count as their packed bytes), in MiB."""

@@ -15,7 +15,8 @@ from transformers import DynamicCache
 
 
 class Row:
-    """One request's decoding state; `on_delta(text)` and `on_finish(reason)` are called from the decoding thread."""
+    """One request's decoding state; `on_delta(text)` and `on_finish(reason)` are called from the decoding thread
+    (`on_finish("cancelled")` too, for a row whose caller went away)."""
 
     def __init__(self, prompt_ids: list[int], max_tokens: int, temperature: float = 1.0, top_p: float = 1.0,
                  seed: int | None = None, stop: tuple[str, ...] = (), on_delta: Callable[[str], None] | None = None,
@@ -127,6 +128,7 @@ def decode_batch(model, tokenizer, rows: list[Row], eos_ids: set[int], pad_id: i
         for i, r in enumerate(live):
             if r.finish_reason is None and i not in keep:
                 r.finish_reason = "cancelled"
+                r.on_finish("cancelled")
         if not keep:
             return generated
         next_ids = torch.tensor([tokens[i] for i in keep], device=device)[:, None]  # (B', 1)

@@ -219,47 +219,50 @@ class ServingEngine:
 
         base, adapter_id = tickets[0].group
         loaded = self._bases[base].loaded
-        batch_id = self._next_batch_id
-        self._next_batch_id += 1
-        info = {"id": batch_id, "adapter": adapter_id, "size": len(tickets)}
         started = time.time()
-        rows = [self._row(t, info, started) for t in tickets]
-        tokens = 0
+        # recorded up front and completed as rows finish, so that a caller holding its result sees its batch
+        record = {"id": self._next_batch_id, "base": base, "adapter": adapter_id,
+                  "request_ids": [t.request.request_id for t in tickets], "size": len(tickets),
+                  "started_at": started, "duration_s": 0.0, "tokens": 0}
+        self._next_batch_id += 1
+        self._batches.append(record)
+        rows = [self._row(t, record) for t in tickets]
         try:
             with loaded.lock:
                 if adapter_id is not None:  # evicted since it was queued: load it again
                     loaded.ensure_adapter(adapter_id, tickets[0].request.adapter_path)
-                with loaded.activate(adapter_id):
-                    tokens = decode_batch(loaded.model, loaded.tokenizer, rows, loaded.eos_ids,
-                                          loaded.tokenizer.pad_token_id)
+                with loaded.activate(adapter_id) as model:
+                    decode_batch(model, loaded.tokenizer, rows, loaded.eos_ids, loaded.tokenizer.pad_token_id)
         except Exception as exc:  # one bad batch must not stop the scheduler
-            log.exception("batch %d failed", batch_id)
+            log.exception("batch %d failed", record["id"])
             message = str(exc) if isinstance(exc, (RequestError, LabError)) else \
                 f"generation failed: {type(exc).__name__}: {exc}"
             for t, r in zip(tickets, rows):
                 if r.finish_reason is None:
                     t.finished = True
                     t.events.put({"type": "error", "message": message})
-        self._batches.append({"id": batch_id, "base": base, "adapter": adapter_id,
-                              "request_ids": [t.request.request_id for t in tickets], "size": len(tickets),
-                              "started_at": started, "duration_s": round(time.time() - started, 4),
-                              "tokens": tokens})
+        record["duration_s"] = round(time.time() - started, 4)
 
     @staticmethod
-    def _row(ticket: _Ticket, batch: dict, started: float):
+    def _row(ticket: _Ticket, record: dict):
         from labs.serving.decode import Row
 
         req = ticket.request
+        batch = {"id": record["id"], "adapter": record["adapter"], "size": record["size"]}
 
         def on_delta(text: str) -> None:
             ticket.events.put({"type": "delta", "text": text})
 
         def on_finish(reason: str) -> None:
-            ticket.finished = True
             now = time.time()
+            record["tokens"] += len(row.tokens)
+            record["duration_s"] = round(now - record["started_at"], 4)
+            if reason == "cancelled":
+                return
+            ticket.finished = True
             ticket.events.put({"type": "done", "finish_reason": reason, "prompt_tokens": len(ticket.prompt_ids),
                                "completion_tokens": len(row.tokens), "batch": batch,
-                               "queue_s": round(started - ticket.submitted, 4),
+                               "queue_s": round(record["started_at"] - ticket.submitted, 4),
                                "total_s": round(now - ticket.submitted, 4)})
 
         row = Row(ticket.prompt_ids, ticket.max_tokens, req.temperature, req.top_p, req.seed, req.stop,

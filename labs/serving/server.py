@@ -2,7 +2,7 @@
 
 Every request carries `Authorization: Bearer $COURSE_MODEL_SERVER_SECRET`. `POST /generate` answers JSON or, with
 `"stream": true`, chunked NDJSON events flushed as the scheduler produces them; `GET /health`, `POST /unload`,
-`GET /batches`. Standard library only (one thread per connection); see SERVING.md section 1 for the shapes.
+`GET /batches`. Standard library only (one thread per connection); the shapes are in labs/README.md.
 """
 
 from __future__ import annotations
