@@ -95,8 +95,9 @@ def local_ray_head(temp_dir: Path, num_cpus: int = 1, dashboard: bool = False, a
     auth_env = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16)}
     with mock.patch.dict(os.environ, auth_env):
         for attempt in range(1, attempts + 1):
-            folder = temp_dir / f"attempt-{attempt}"
-            folder.mkdir()
+            # Ray's Unix socket paths must stay short (about 107 characters): no extra level on the first try.
+            folder = temp_dir if attempt == 1 else temp_dir / str(attempt)
+            folder.mkdir(exist_ok=True)
             head, started, log = _start(folder, num_cpus, dashboard, dict(os.environ), auth_env)
             if started is not None:
                 break
