@@ -52,6 +52,7 @@ RUN site=$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'
 FROM python-deps AS frontend
 ENV PYTHONPATH=/srv/course COURSE_NODE_MODULES_DIR=/srv/course/node_modules
 WORKDIR /srv/course
+COPY --from=assets /src/node_modules ./node_modules
 COPY simulations ./simulations
 COPY app ./app
 COPY chapters ./chapters
