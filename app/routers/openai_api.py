@@ -50,5 +50,20 @@ async def create_chat_completion(request: Request):
     result = await service.chat_completion(request.app, caller, chat)
     if isinstance(result, dict):
         return result
-    return StreamingResponse(result, media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return _CompletionStreamResponse(result)
+
+
+class _CompletionStreamResponse(StreamingResponse):
+    """The chunks as server-sent events; the stream's slots are given back however the response ends, a client
+    that left before the first byte included (its body iterator then never starts)."""
+
+    def __init__(self, completion: service.StreamedCompletion):
+        super().__init__(completion.lines, media_type="text/event-stream",
+                         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        self.completion = completion
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self.completion.close()

@@ -45,10 +45,12 @@ class KeyPublic:
 
 @dataclass(frozen=True)
 class KeyOwner:
-    """Who a valid key acts for: its id (limits count per key) and the learners whose runs it may serve."""
+    """Who a valid key acts for: its id (limits count per key), the learners whose runs it may serve, and the
+    owner its streams count against (`user:<id>` for an account, else the learner: as the lab event streams)."""
 
     key_id: int
     learner_ids: tuple[str, ...]
+    stream_owner: str
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -136,7 +138,7 @@ def authenticate_key(factory: sessionmaker[Session], presented: str) -> KeyOwner
     if match.last_used_at is None or _aware(match.last_used_at) < now - LAST_USED_EVERY:
         with transaction(factory) as session:
             session.execute(update(ApiKey).where(ApiKey.id == match.id).values(last_used_at=now))
-    return KeyOwner(match.id, learner_ids)
+    return KeyOwner(match.id, learner_ids, match.learner_id if account is None else f"user:{account}")
 
 
 def _aware(moment: datetime) -> datetime:

@@ -110,8 +110,8 @@ def _admit(app: FastAPI, caller: Caller, model: ServedModel, cost: int) -> None:
         raise
 
 
-async def chat_completion(app: FastAPI, caller: Caller, chat: ChatRequest) -> dict | AsyncIterator[str]:
-    """The chat.completion object, or (stream) the SSE lines of its chunks ending with `data: [DONE]`."""
+async def chat_completion(app: FastAPI, caller: Caller, chat: ChatRequest) -> "dict | StreamedCompletion":
+    """The chat.completion object, or (stream) a StreamedCompletion whose lines end with `data: [DONE]`."""
     model = await find_model(app, caller, chat.model)
     await run_in_threadpool(_admit, app, caller, model, limits.estimated_cost(chat.messages, chat.max_tokens))
     completion_id = "chatcmpl-" + uuid.uuid4().hex
@@ -131,24 +131,57 @@ async def chat_completion(app: FastAPI, caller: Caller, chat: ChatRequest) -> di
             "usage": _usage(result["prompt_tokens"], result["completion_tokens"]),
             "system_fingerprint": None,
         }
-    events = aiter(client.stream(generation))
-    try:
-        first = await anext(events)  # a model server that is loading answers before any byte is sent: a 503
-    except (ModelServerUnavailable, ModelServerRejected) as error:
+    completion = StreamedCompletion(app, caller)
+    if not await app.state.event_streams.open(caller.owner.stream_owner, completion):
         await _release(app, caller)
+        raise OpenAIError(429, f"You have {app.state.event_streams.per_owner} streams open already, the most allowed "
+                               "(max_event_streams_per_owner, shared with the lab pages' event streams); close one "
+                               "first.", code="rate_limit_exceeded", type="requests", headers={"Retry-After": "1"})
+    completion.events = aiter(client.stream(generation))
+    try:
+        first = await anext(completion.events)  # a model server that is loading answers before any byte: a 503
+    except (ModelServerUnavailable, ModelServerRejected) as error:
+        await completion.close()
         raise _refusal(error) from None
     except BaseException:
-        await _release(app, caller)
+        await completion.close()
         raise
-    return _chunks(app, caller, chat, model.id, completion_id, first, events)
+    completion.lines = _chunks(completion, chat, model.id, completion_id, first)
+    return completion
+
+
+class StreamedCompletion:
+    """A streamed chat completion: its SSE `lines`, and `close`, which gives back what the stream holds (the key's
+    in-flight slot, the owner's stream slot, the model server's stream) exactly once. The route awaits `close`
+    after the response however it ended: a client that leaves before the first byte means `lines` never starts,
+    so its own `finally` never runs and the slots would stay taken until they expire (10 minutes)."""
+
+    def __init__(self, app: FastAPI, caller: Caller):
+        self.app, self.caller = app, caller
+        self.events: AsyncIterator[dict] | None = None
+        self.lines: AsyncIterator[str] | None = None
+        self._closed = False
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        # Shielded: a client that hangs up cancels the response, and the slots must still be given back.
+        with anyio.CancelScope(shield=True):
+            try:
+                if self.events is not None:  # closing it tells the model server the row may stop decoding
+                    await self.events.aclose()
+            finally:
+                self.app.state.event_streams.close(self.caller.owner.stream_owner, self)
+                await _release(self.app, self.caller)
 
 
 def _sse(payload: dict | str) -> str:
     return f"data: {payload if isinstance(payload, str) else json.dumps(payload, separators=(',', ':'))}\n\n"
 
 
-async def _chunks(app: FastAPI, caller: Caller, chat: ChatRequest, model_id: str, completion_id: str, first: dict,
-                  events: AsyncIterator[dict]) -> AsyncIterator[str]:
+async def _chunks(completion: StreamedCompletion, chat: ChatRequest, model_id: str, completion_id: str,
+                  first: dict) -> AsyncIterator[str]:
     created = int(time.time())
 
     def chunk(delta: dict, finish_reason: str | None = None) -> dict:
@@ -173,14 +206,11 @@ async def _chunks(app: FastAPI, caller: Caller, chat: ChatRequest, model_id: str
                 yield _sse({"error": {"message": event.get("message", "The model server failed."),
                                       "type": "server_error", "param": None, "code": None}})
                 break
-            event = await anext(events, None)
+            event = await anext(completion.events, None)
             if event is None:
                 yield _sse({"error": {"message": "The model server ended the answer early.", "type": "server_error",
                                       "param": None, "code": None}})
                 break
         yield _sse("[DONE]")
     finally:
-        # Closing the model server's stream tells it the row may stop decoding (a client that hung up).
-        with anyio.CancelScope(shield=True):
-            await events.aclose()
-        await _release(app, caller)
+        await completion.close()
