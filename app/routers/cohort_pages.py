@@ -70,17 +70,26 @@ def create_membership_from_form(request: Request, user: CurrentUser, sessions: S
     )
 
 
+def _sweeps_chart_bundle(request: Request, labs) -> str | None:
+    """The smallest Plotly bundle that draws the cohort's sweeps chart (as a chapter's); none without points."""
+    if not labs.points:
+        return None
+    return request.app.state.assets.plotly_url({trace.get("type", "scatter") for trace in labs.figure()["data"]})
+
+
 @router.get("/{cohort_id}", response_class=HTMLResponse)
 def read_dashboard_page(
     request: Request, cohort: ReadableCohort, user: CurrentUser, course: CourseDep, sessions: SessionsDep
 ):
     """The dashboard: join code, learners × chapters, questions with their misconceptions, lab runs."""
+    labs = build_cohort_labs(sessions, cohort)
     return render(
         request,
         "cohort_dashboard.html",
         {
             "dashboard": build_dashboard(sessions, course, cohort),
-            "labs": build_cohort_labs(sessions, cohort),
+            "labs": labs,
+            "plotly_url": _sweeps_chart_bundle(request, labs),
             "served": cohort_served_adapters(sessions, cohort),
             "join_code": cohorts.format_code(cohort.join_code),
             "can_manage": is_allowed(sessions, user, "cohort", "manage", cohort),

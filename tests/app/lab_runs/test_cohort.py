@@ -19,6 +19,8 @@ def _check_dashboard(people):
     ada, bob = people.learner("Ada"), people.learner("Bob")
     for learner in (ada, bob):
         assert learner.post("/api/cohorts/join", json={"code": cohort["join_code"]}).status_code == 200
+    before = instructor.get(f"/cohorts/{cohort['id']}").text  # no chart yet: no chart code either
+    assert "plotly" not in before and "simulations." not in before
     sweep = ada.post("/api/labs/sweeps", json={"examples": [0, 32]}).json()
     wait_for_sweep(ada, sweep["id"])
     outsider = people.learner("Eve")  # not in the cohort: her runs never show
@@ -35,6 +37,10 @@ def _check_dashboard(people):
 
     page = instructor.get(f"/cohorts/{cohort['id']}").text
     assert 'id="cohort-sweeps-chart"' in page and "Cohort median" in page and "50%" in page
+    # The chart is scatter only: the smallest Plotly bundle, by its hashed (immutable) name, as on a chapter.
+    assets = people.app.state.assets
+    assert f'src="{assets.url("vendor/plotly-basic.min.js")}"' in page and "/static/vendor/plotly.min" not in page
+    assert f'src="{assets.url("simulations.js")}"' in page
     exported = instructor.get(f"/api/cohorts/{cohort['id']}/export.csv?table=labs")
     table = list(csv.DictReader(io.StringIO(exported.text)))
     assert [(r["learner"], r["runs"], r["best_compliance"]) for r in table] == [("Ada", "2", "0.5"), ("Bob", "0", "")]
