@@ -38,7 +38,8 @@ def test_a_sweep_from_chapter_0_appears_on_the_compliance_and_loss_charts(browse
     # drawn, not only in the data: the measured trace has its two markers in the SVG
     assert page.locator("#sim-compliance-chart .scatterlayer .trace").last.locator(".point").count() == 2
     assert "Your runs:" in page.locator("#sim-compliance .sim-headline").inner_text()
-    page.screenshot(path=str(artifacts / "compliance-with-your-runs.png"), full_page=False)
+    # the widget itself (scrolled into view), not the top of the page, where the chart is not
+    page.locator("#sim-compliance").screenshot(path=str(artifacts / "compliance-with-your-runs.png"))
 
     trained = next(r for r in sweep["runs"] if r["examples"] == 8)
     page.goto(f"/simulations/loss-curve?run={trained['id']}#sim-loss-curve")
@@ -52,6 +53,9 @@ def test_a_sweep_from_chapter_0_appears_on_the_compliance_and_loss_charts(browse
     page.locator("#sim-loss-curve-epochs").dispatch_event("input")
     page.wait_for_function("() => document.getElementById('sim-loss-curve-chart').data.length > 3 && "
                            "location.search.includes('epochs=5') && location.search.includes('run=')")
-    page.screenshot(path=str(artifacts / "loss-curve-with-your-run.png"), full_page=False)
+    # every trace drawn in the SVG before the picture is taken, not only in the chart's data
+    page.wait_for_function("() => { const chart = document.getElementById('sim-loss-curve-chart'); "
+                           "return chart.querySelectorAll('.scatterlayer .trace').length === chart.data.length; }")
+    page.locator("#sim-loss-curve").screenshot(path=str(artifacts / "loss-curve-with-your-run.png"))
     assert not errors, errors
     context.close()
