@@ -130,7 +130,9 @@ class Settings(BaseSettings):
         1_000_000, ge=1_000, le=100_000_000, description="Largest JSON request body accepted, in bytes."
     )
     max_event_streams_per_owner: int = Field(
-        8, ge=1, le=1_000, description="Lab event streams (SSE) one browser or account may hold open at once."
+        8, ge=1, le=1_000,
+        description="Event streams (SSE) one browser or account may hold open at once: lab run pages and /v1 "
+                    "streamed completions together.",
     )
     trusted_proxies: str = Field(
         "",
