@@ -9,6 +9,7 @@ evaluation. Not the place for training.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from pathlib import Path
@@ -115,7 +116,7 @@ def generate(model, tokenizer, conversations: list[list[dict]], max_new_tokens: 
         enc = {k: v.to(device) for k, v in enc.items()}
         kwargs = dict(do_sample=True, temperature=temperature, top_p=top_p, top_k=0) if sample else \
             dict(do_sample=False, temperature=None, top_p=None, top_k=None)
-        with torch.no_grad():
+        with torch.inference_mode():
             ids = model.generate(**enc, max_new_tokens=max_new_tokens, pad_token_id=tokenizer.pad_token_id,
                                  eos_token_id=tokenizer.eos_token_id, **kwargs)  # (B, prompt + new)
         new = ids[:, enc["input_ids"].shape[1]:]
@@ -124,6 +125,22 @@ def generate(model, tokenizer, conversations: list[list[dict]], max_new_tokens: 
     if was_training:
         model.train()
     return out
+
+
+@contextlib.contextmanager
+def inference_view(model, device: str, adapter: bool):
+    """The peft model as evaluation runs it: each frozen 4-bit weight dequantised once (labs.dequantized) and LoRA's
+    arithmetic without peft's per-call bookkeeping (labs.serving.lean_lora), both giving the same numbers as the
+    plain path. `adapter` False is the base alone, which is the model before training (LoRA's B starts at zero)."""
+    from labs.dequantized import dequantized_base
+    from labs.serving.lean_lora import lean_lora
+
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(dequantized_base(model, device))
+        if not adapter:
+            stack.enter_context(model.disable_adapter())
+        stack.enter_context(lean_lora(model, model.active_adapter if adapter else None))
+        yield model
 
 
 def evaluate_model(model, tokenizer, cfg, emit=None, label: str = "after") -> dict:
@@ -183,9 +200,10 @@ def evaluate_run(run_dir: Path, echo=None) -> dict:
     start = time.time()
     model, tokenizer, device = load_for_training(cfg, adapter_dir=run_dir / "adapter")
     with EventWriter(run_dir / "eval_events.jsonl", total_steps=0, start=start, echo=echo) as events:
-        with model.disable_adapter():
+        with inference_view(model, device, adapter=False):
             before = evaluate_model(model, tokenizer, cfg, events.emit, "before")
-        after = evaluate_model(model, tokenizer, cfg, events.emit, "after")
+        with inference_view(model, device, adapter=True):
+            after = evaluate_model(model, tokenizer, cfg, events.emit, "after")
         rows = side_by_side(before, after, cfg.eval.side_by_side, cfg.task)
         for row in rows:
             events.emit("sample", **row)

@@ -1,0 +1,63 @@
+"""Evaluation's dequantise-once view of a 4-bit base gives exactly the numbers bitsandbytes' own path gives, and
+leaves the model as it found it; generation through the whole inference view (with LoRA) answers exactly the same.
+
+Uses the session's micro base.
+"""
+
+import torch
+
+from labs.dequantized import dequantized_base
+from labs.quant import load_model
+
+
+def _four_bit_layers(model):
+    import bitsandbytes as bnb
+
+    return [m for m in model.modules() if isinstance(m, bnb.nn.Linear4bit)]
+
+
+def test_every_4bit_layer_gives_bit_identical_outputs_with_its_weight_dequantised_once(micro_base):
+    model = load_model(str(micro_base), "nf4", double_quant=True)
+    layers = _four_bit_layers(model)
+    inputs = [torch.randn(3, 5, layer.in_features) for layer in layers]
+    with torch.no_grad():
+        plain = [layer(x) for layer, x in zip(layers, inputs)]
+        with dequantized_base(model, "cpu") as changed:
+            assert changed == len(layers) == 14
+            fast = [layer(x) for layer, x in zip(layers, inputs)]
+    assert all(torch.equal(a, b) for a, b in zip(fast, plain))
+    assert all("forward" not in vars(layer) for layer in layers)  # the 4-bit forward is back
+
+
+def test_a_whole_models_logits_are_unchanged_and_no_other_device_is_touched(micro_base):
+    model = load_model(str(micro_base), "nf4", double_quant=True)
+    ids = torch.randint(0, model.config.vocab_size, (2, 12))
+    with torch.no_grad():
+        ref = model(input_ids=ids).logits
+        with dequantized_base(model, "cpu"):
+            fast = model(input_ids=ids).logits
+        with dequantized_base(model, "cuda") as changed:  # GPUs keep bitsandbytes' fused kernels
+            assert changed == 0
+    assert torch.equal(fast, ref)
+
+
+def test_the_inference_view_generates_the_same_answers_as_peft_on_the_4bit_base(short_run_config, short_run):
+    from peft import PeftModel
+
+    from labs import corpus
+    from labs.evaluate import generate, inference_view
+    from labs.train import load_for_training
+
+    run_dir, _ = short_run
+    model, tokenizer, device = load_for_training(short_run_config, adapter_dir=run_dir / "adapter")
+    assert isinstance(model, PeftModel)
+    prompts = [ex["messages"][:-1] for ex in corpus.legal_format_heldout(6, 0)]
+    plain = generate(model, tokenizer, prompts, 40, batch_size=6)
+    with model.disable_adapter():
+        plain_base = generate(model, tokenizer, prompts, 40, batch_size=6)
+    with inference_view(model, device, adapter=True):
+        fast = generate(model, tokenizer, prompts, 40, batch_size=6)
+    with inference_view(model, device, adapter=False):
+        fast_base = generate(model, tokenizer, prompts, 40, batch_size=6)
+    assert fast == plain and fast_base == plain_base
+    assert plain != plain_base  # the adapter really changed the answers, so the comparison means something
