@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
 
 from app.db import insert_for, read_rows, reading, transaction
 from app.errors import AppError
@@ -114,6 +114,27 @@ def end_session(factory: sessionmaker[Session], nonce: str, forget_before: datet
         session.execute(delete(EndedSession).where(EndedSession.ended_at < forget_before))
         if session.get(EndedSession, nonce) is None:
             session.add(EndedSession(nonce=nonce))
+
+
+_SESSION_USER = ("SELECT id, email, display_name, password_hash, role, session_version, created_at,"
+                 " EXISTS (SELECT 1 FROM ended_sessions WHERE nonce = ?) FROM users WHERE id = ?")
+
+
+def session_user(factory: sessionmaker[Session], user_id: int, nonce: str) -> tuple[User | None, bool]:
+    """The account a session cookie names and whether that session was ended (logged out): asked on every
+    signed-in request, so one bare read instead of an ORM session (which cost ~2 ms of CPU a request).
+    The user comes back detached, as `get_user`'s does."""
+    rows = read_rows(factory, _SESSION_USER, (nonce, user_id))
+    if not rows:
+        return None, False
+    *columns, ended = rows[0]
+    created_at = columns[6]
+    if not isinstance(created_at, datetime):  # SQLite hands back the text SQLAlchemy stored
+        columns[6] = datetime.fromisoformat(created_at)
+    user = User(**dict(zip(("id", "email", "display_name", "password_hash", "role", "session_version",
+                            "created_at"), columns)))
+    make_transient_to_detached(user)
+    return user, bool(ended)
 
 
 def session_ended(factory: sessionmaker[Session], nonce: str) -> bool:

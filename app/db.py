@@ -11,7 +11,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, Insert, create_engine, event
+from sqlalchemy import DateTime, Engine, Insert, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -89,6 +89,43 @@ def read_rows(factory: sessionmaker[Session], sql: str, params: Sequence) -> lis
             cursor.close()
     finally:
         connection.close()  # back to the pool, which rolls back whatever the driver began
+
+
+def write_rows(factory: sessionmaker[Session], statements: Sequence[tuple[str, Sequence]]) -> None:
+    """Run INSERT/UPDATE statements ((sql, params), `?` marks) in one transaction on the pool's bare DBAPI
+    connection: for the writes of every click (a visit, a quiz answer). The ORM's statement building cost
+    ~5 ms of CPU per such write. On SQLite the transaction takes the write lock at once (BEGIN IMMEDIATE), as
+    `transaction()` does; on PostgreSQL the driver begins one. Committed on success, rolled back on any error.
+    Datetime parameters must come through `db_time`."""
+    engine = factory.kw["bind"]
+    sqlite_db = engine.dialect.paramstyle == "qmark"
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        try:
+            if sqlite_db:
+                cursor.execute("BEGIN IMMEDIATE")
+            for sql, params in statements:
+                cursor.execute(sql if sqlite_db else _driver_sql(sql), tuple(params))
+            connection.commit()
+        except BaseException:
+            connection.rollback()
+            raise
+        finally:
+            cursor.close()
+    finally:
+        connection.close()
+
+
+def db_time(factory: sessionmaker[Session], value):
+    """`value` (a datetime) as the database's driver takes it for a DateTime(timezone=True) column in
+    `write_rows`: the text SQLAlchemy itself stores on SQLite, the datetime as it is on PostgreSQL."""
+    return _time_binder(factory.kw["bind"].dialect)(value)
+
+
+@cache
+def _time_binder(dialect):
+    return DateTime(timezone=True).bind_processor(dialect) or (lambda value: value)
 
 
 def marks(values: Collection) -> str:
