@@ -91,6 +91,15 @@ def read_rows(factory: sessionmaker[Session], sql: str, params: Sequence) -> lis
         connection.close()  # back to the pool, which rolls back whatever the driver began
 
 
+def owns_any(factory: sessionmaker[Session], table: str, learner_ids: Collection[str]) -> bool:
+    """Whether `table` has a row of any of these learners: one bare read (~70 µs) that lets a chapter page skip
+    an ORM query (~2 ms of CPU) for the many learners who have no runs, sweeps or keys yet."""
+    if not learner_ids:
+        return False
+    ids = list(learner_ids)
+    return bool(read_rows(factory, f"SELECT 1 FROM {table} WHERE learner_id IN ({marks(ids)}) LIMIT 1", ids))
+
+
 def write_rows(factory: sessionmaker[Session], statements: Sequence[tuple[str, Sequence]]) -> None:
     """Run INSERT/UPDATE statements ((sql, params), `?` marks) in one transaction on the pool's bare DBAPI
     connection: for the writes of every click (a visit, a quiz answer). The ORM's statement building cost
