@@ -19,8 +19,13 @@ straight from the database), and the instructor's dashboard shows, for each lear
 exactly the score that learner's own last answers imply. Reported: requests, throughput, p50/p99 per
 kind, 5xx, other errors, lost writes, load average.
 
+With --baseline COMMIT, the server of that commit (a temporary `git worktree`, run with this checkout's
+virtualenv and driver) is measured first on each backend, then this checkout's: compare the two as ratios
+within one run (server CPU per request moves least with the machine's other work).
+
 Usage: .venv/bin/python benchmarks/cohort/load.py [--learners 1000] [--duration 60] [--think-ms 5000]
            [--backends sqlite,postgresql] [--workers N (default: cores, for PostgreSQL)] [--out FILE]
+           [--baseline COMMIT]
 """
 
 import argparse
@@ -328,9 +333,11 @@ def instructor_cohort(base: str, env: dict) -> tuple[httpx.Client, dict]:
     return teacher, created.json()
 
 
-def run_backend(backend: str, workers: int, args, pg: TemporaryPostgres | None, rate_store: str) -> dict:
+def run_backend(backend: str, workers: int, args, pg: TemporaryPostgres | None, rate_store: str,
+                checkout: Path = ROOT, label: str = "this_checkout") -> dict:
+    """One measured run of the server in `checkout` (this one, or a baseline's worktree)."""
     data_dir = Path(tempfile.mkdtemp(prefix=f"cohort-bench-{backend}-"))
-    db_url = pg.create_database("cohort_bench") if pg else f"sqlite:///{data_dir / 'course.db'}"
+    db_url = pg.create_database(f"cohort_bench_{label}") if pg else f"sqlite:///{data_dir / 'course.db'}"
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
@@ -341,8 +348,11 @@ def run_backend(backend: str, workers: int, args, pg: TemporaryPostgres | None, 
         "COURSE_SECRET_KEY": SECRET_KEY,
         # All simulated learners share 127.0.0.1; the per-address sign-up limit would stop the set-up.
         "COURSE_AUTH_RATE_LIMIT_PER_IP": "100000/minute",
+        "PYTHONPATH": str(checkout),
+        # A baseline's worktree has no built static files; it serves this checkout's (built by make setup).
+        "COURSE_ASSETS_DIR": str(ROOT / "build" / "assets"),
     }
-    server = start_server(env, port, workers)
+    server = start_server(env, port, workers, cwd=checkout)
     load_before = [round(x, 2) for x in os.getloadavg()]
     try:
         teacher, cohort = instructor_cohort(base, env)
@@ -355,6 +365,7 @@ def run_backend(backend: str, workers: int, args, pg: TemporaryPostgres | None, 
     samples = result["samples"]
     every = [value for values in samples.values() for value in values]
     report = {
+        "server": label,
         "backend": backend,
         "database": pg.version() if pg else f"SQLite {sqlite3.sqlite_version} (WAL, busy timeout, BEGIN IMMEDIATE)",
         "workers": workers,
@@ -414,21 +425,38 @@ def main() -> int:
     parser.add_argument("--think-ms", type=float, default=5000, help="mean pause between a learner's clicks (0: none)")
     parser.add_argument("--mix", type=parse_mix, default="open_chapter=0.4,move_slider=0.4,answer_quiz=0.2")
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results-class.json"))
+    parser.add_argument("--baseline", help="also run the server of this commit (a temporary worktree) before "
+                        "this checkout's, per backend, with the same driver: a ratio on the same machine's noise")
     args = parser.parse_args()
 
     host = machine()  # before the runs, so the load average says how busy the machine was beforehand
+    servers = [(ROOT, "this_checkout")]
+    baseline_dir = None
+    if args.baseline:
+        commit = subprocess.run(["git", "rev-parse", args.baseline], cwd=ROOT, capture_output=True, text=True,
+                                check=True).stdout.strip()
+        baseline_dir = Path(tempfile.mkdtemp(prefix="cohort-bench-baseline-")) / "checkout"
+        subprocess.run(["git", "worktree", "add", "--detach", str(baseline_dir), commit], cwd=ROOT, check=True,
+                       capture_output=True)
+        servers.insert(0, (baseline_dir, f"baseline_{commit[:7]}"))
     runs = []
-    for backend in args.backends.split(","):
-        if backend == "postgresql":
-            with TemporaryPostgres() as pg, TemporaryRedis() as redis:
-                runs.append(run_backend(backend, args.workers, args, pg, redis.url))
-        else:
-            runs.append(run_backend(backend, 1, args, None, "memory://"))
+    try:
+        for backend in args.backends.split(","):
+            for checkout, label in servers:
+                if backend == "postgresql":
+                    with TemporaryPostgres() as pg, TemporaryRedis() as redis:
+                        runs.append(run_backend(backend, args.workers, args, pg, redis.url, checkout, label))
+                else:
+                    runs.append(run_backend(backend, 1, args, None, "memory://", checkout, label))
+    finally:
+        if baseline_dir:
+            subprocess.run(["git", "worktree", "remove", "--force", str(baseline_dir)], cwd=ROOT, capture_output=True)
 
     mix = ",".join(f"{kind}={weight:g}" for kind, weight in args.mix.items())
     report = {
         "command": f".venv/bin/python benchmarks/cohort/load.py --learners {args.learners} --duration {args.duration} "
-        f"--backends {args.backends} --workers {args.workers} --think-ms {args.think_ms:g} --mix {mix}",
+        f"--backends {args.backends} --workers {args.workers} --think-ms {args.think_ms:g} --mix {mix}"
+        + (f" --baseline {args.baseline}" if args.baseline else ""),
         "setup": (
             f"course serve on 127.0.0.1: SQLite with one worker, PostgreSQL with {args.workers} workers and rate limits "
             f"in Redis; {args.learners} learners from a separate process (asyncio + aiohttp, one connection each, a "
