@@ -4,7 +4,7 @@ SQLite is made safe for concurrent writers here, in one place: WAL journal, a bu
 `BEGIN IMMEDIATE` transactions. Without them, concurrent read-modify-write loses updates silently.
 """
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
@@ -100,22 +100,27 @@ def owns_any(factory: sessionmaker[Session], table: str, learner_ids: Collection
     return bool(read_rows(factory, f"SELECT 1 FROM {table} WHERE learner_id IN ({marks(ids)}) LIMIT 1", ids))
 
 
-def write_rows(factory: sessionmaker[Session], statements: Sequence[tuple[str, Sequence]]) -> None:
-    """Run INSERT/UPDATE statements ((sql, params), `?` marks) in one transaction on the pool's bare DBAPI
-    connection: for the writes of every click (a visit, a quiz answer). The ORM's statement building cost
-    ~5 ms of CPU per such write. On SQLite the transaction takes the write lock at once (BEGIN IMMEDIATE), as
-    `transaction()` does; on PostgreSQL the driver begins one. Committed on success, rolled back on any error.
-    Datetime parameters must come through `db_time`."""
+@contextmanager
+def bare_transaction(factory: sessionmaker[Session]) -> Iterator[Callable[[str, Sequence], list[tuple]]]:
+    """One transaction on the pool's bare DBAPI connection, for the writes of every click (a visit, a quiz
+    answer) and a browser's claim by its account: the ORM's statement building cost ~5 ms of CPU per such
+    write. Yields `run(sql, params) -> rows` (`?` marks). On SQLite the transaction takes the write lock at
+    once (BEGIN IMMEDIATE), as `transaction()` does; on PostgreSQL the driver begins one. Committed when the
+    block ends, rolled back on any error. Datetime parameters must come through `db_time`."""
     engine = factory.kw["bind"]
     sqlite_db = engine.dialect.paramstyle == "qmark"
     connection = engine.raw_connection()
     try:
         cursor = connection.cursor()
+
+        def run(sql: str, params: Sequence = ()) -> list[tuple]:
+            cursor.execute(sql if sqlite_db else _driver_sql(sql), tuple(params))
+            return cursor.fetchall() if cursor.description else []
+
         try:
             if sqlite_db:
                 cursor.execute("BEGIN IMMEDIATE")
-            for sql, params in statements:
-                cursor.execute(sql if sqlite_db else _driver_sql(sql), tuple(params))
+            yield run
             connection.commit()
         except BaseException:
             connection.rollback()
@@ -124,6 +129,13 @@ def write_rows(factory: sessionmaker[Session], statements: Sequence[tuple[str, S
             cursor.close()
     finally:
         connection.close()
+
+
+def write_rows(factory: sessionmaker[Session], statements: Sequence[tuple[str, Sequence]]) -> None:
+    """INSERT/UPDATE statements ((sql, params)) in one `bare_transaction`."""
+    with bare_transaction(factory) as run:
+        for sql, params in statements:
+            run(sql, params)
 
 
 def db_time(factory: sessionmaker[Session], value):
