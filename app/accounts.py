@@ -8,13 +8,13 @@ import re
 import uuid
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
 
-from app.db import insert_for, read_rows, reading, transaction
+from app.db import bare_transaction, db_time, read_rows, reading, transaction
 from app.errors import AppError
-from app.models import ROLES, EndedSession, Learner, User, utcnow
+from app.models import ROLES, EndedSession, User, utcnow
 from app.passwords import check_new_password, hash_password, verify_password
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -116,6 +116,27 @@ def end_session(factory: sessionmaker[Session], nonce: str, forget_before: datet
             session.add(EndedSession(nonce=nonce))
 
 
+_SESSION_USER = ("SELECT id, email, display_name, password_hash, role, session_version, created_at,"
+                 " EXISTS (SELECT 1 FROM ended_sessions WHERE nonce = ?) FROM users WHERE id = ?")
+
+
+def session_user(factory: sessionmaker[Session], user_id: int, nonce: str) -> tuple[User | None, bool]:
+    """The account a session cookie names and whether that session was ended (logged out): asked on every
+    signed-in request, so one bare read instead of an ORM session (which cost ~2 ms of CPU a request).
+    The user comes back detached, as `get_user`'s does."""
+    rows = read_rows(factory, _SESSION_USER, (nonce, user_id))
+    if not rows:
+        return None, False
+    *columns, ended = rows[0]
+    created_at = columns[6]
+    if not isinstance(created_at, datetime):  # SQLite hands back the text SQLAlchemy stored
+        columns[6] = datetime.fromisoformat(created_at)
+    user = User(**dict(zip(("id", "email", "display_name", "password_hash", "role", "session_version",
+                            "created_at"), columns)))
+    make_transient_to_detached(user)
+    return user, bool(ended)
+
+
 def session_ended(factory: sessionmaker[Session], nonce: str) -> bool:
     """Asked on every signed-in request: a bare read."""
     return bool(read_rows(factory, "SELECT 1 FROM ended_sessions WHERE nonce = ?", (nonce,)))
@@ -154,6 +175,10 @@ def set_role(factory: sessionmaker[Session], user_id: int, role: str) -> User:
     return user
 
 
+_NEW_LEARNER = ("INSERT INTO learners (id, created_at, last_seen_at, account_id, content_version)"
+                " VALUES (?, ?, ?, ?, 0)")
+
+
 def claim_learner(factory: sessionmaker[Session], user_id: int, learner_id: str) -> str:
     """Give this browser's learner to the account; the learner id the browser should write to from now on.
 
@@ -161,25 +186,17 @@ def claim_learner(factory: sessionmaker[Session], user_id: int, learner_id: str)
     lost or doubled). A learner that already belongs to another account (a shared computer) stays
     theirs: the browser switches to this account's most recent learner, or a new one.
     """
-    with transaction(factory) as session:
-        now = utcnow()
-        session.execute(
-            insert_for(session, Learner)
-            .values(id=learner_id, created_at=now, last_seen_at=now, account_id=user_id)
-            .on_conflict_do_nothing(index_elements=["id"])
-        )
-        session.execute(
-            update(Learner).where(Learner.id == learner_id, Learner.account_id.is_(None)).values(account_id=user_id)
-        )
-        if session.scalar(select(Learner.account_id).where(Learner.id == learner_id)) == user_id:
+    now = db_time(factory, utcnow())
+    with bare_transaction(factory) as run:  # once per browser and account, but a whole class at 9:00
+        run(_NEW_LEARNER + " ON CONFLICT (id) DO NOTHING", (learner_id, now, now, user_id))
+        run("UPDATE learners SET account_id = ? WHERE id = ? AND account_id IS NULL", (user_id, learner_id))
+        if run("SELECT account_id FROM learners WHERE id = ?", (learner_id,))[0][0] == user_id:
             return learner_id
-        latest = session.scalar(
-            select(Learner.id).where(Learner.account_id == user_id).order_by(Learner.last_seen_at.desc()).limit(1)
-        )
-        if latest is not None:
-            return latest
+        latest = run("SELECT id FROM learners WHERE account_id = ? ORDER BY last_seen_at DESC LIMIT 1", (user_id,))
+        if latest:
+            return latest[0][0]
         fresh = str(uuid.uuid4())
-        session.add(Learner(id=fresh, account_id=user_id))
+        run(_NEW_LEARNER, (fresh, now, now, user_id))
         return fresh
 
 

@@ -4,14 +4,14 @@ SQLite is made safe for concurrent writers here, in one place: WAL journal, a bu
 `BEGIN IMMEDIATE` transactions. Without them, concurrent read-modify-write loses updates silently.
 """
 
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, Insert, create_engine, event
+from sqlalchemy import DateTime, Engine, Insert, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -89,6 +89,64 @@ def read_rows(factory: sessionmaker[Session], sql: str, params: Sequence) -> lis
             cursor.close()
     finally:
         connection.close()  # back to the pool, which rolls back whatever the driver began
+
+
+def owns_any(factory: sessionmaker[Session], table: str, learner_ids: Collection[str]) -> bool:
+    """Whether `table` has a row of any of these learners: one bare read (~70 µs) that lets a chapter page skip
+    an ORM query (~2 ms of CPU) for the many learners who have no runs, sweeps or keys yet."""
+    if not learner_ids:
+        return False
+    ids = list(learner_ids)
+    return bool(read_rows(factory, f"SELECT 1 FROM {table} WHERE learner_id IN ({marks(ids)}) LIMIT 1", ids))
+
+
+@contextmanager
+def bare_transaction(factory: sessionmaker[Session]) -> Iterator[Callable[[str, Sequence], list[tuple]]]:
+    """One transaction on the pool's bare DBAPI connection, for the writes of every click (a visit, a quiz
+    answer) and a browser's claim by its account: the ORM's statement building cost ~5 ms of CPU per such
+    write. Yields `run(sql, params) -> rows` (`?` marks). On SQLite the transaction takes the write lock at
+    once (BEGIN IMMEDIATE), as `transaction()` does; on PostgreSQL the driver begins one. Committed when the
+    block ends, rolled back on any error. Datetime parameters must come through `db_time`."""
+    engine = factory.kw["bind"]
+    sqlite_db = engine.dialect.paramstyle == "qmark"
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+
+        def run(sql: str, params: Sequence = ()) -> list[tuple]:
+            cursor.execute(sql if sqlite_db else _driver_sql(sql), tuple(params))
+            return cursor.fetchall() if cursor.description else []
+
+        try:
+            if sqlite_db:
+                cursor.execute("BEGIN IMMEDIATE")
+            yield run
+            connection.commit()
+        except BaseException:
+            connection.rollback()
+            raise
+        finally:
+            cursor.close()
+    finally:
+        connection.close()
+
+
+def write_rows(factory: sessionmaker[Session], statements: Sequence[tuple[str, Sequence]]) -> None:
+    """INSERT/UPDATE statements ((sql, params)) in one `bare_transaction`."""
+    with bare_transaction(factory) as run:
+        for sql, params in statements:
+            run(sql, params)
+
+
+def db_time(factory: sessionmaker[Session], value):
+    """`value` (a datetime) as the database's driver takes it for a DateTime(timezone=True) column in
+    `write_rows`: the text SQLAlchemy itself stores on SQLite, the datetime as it is on PostgreSQL."""
+    return _time_binder(factory.kw["bind"].dialect)(value)
+
+
+@cache
+def _time_binder(dialect):
+    return DateTime(timezone=True).bind_processor(dialect) or (lambda value: value)
 
 
 def marks(values: Collection) -> str:

@@ -35,9 +35,8 @@ def load_current_user(request: Request) -> User | None:
     user = None
     if "user" in session:
         factory = request.app.state.sessions
-        user = accounts.get_user(factory, session["user"])
-        if (user is None or user.session_version != session.get("version")
-                or accounts.session_ended(factory, str(session.get("nonce")))):
+        user, ended = accounts.session_user(factory, session["user"], str(session.get("nonce")))
+        if user is None or user.session_version != session.get("version") or ended:
             session.clear()
             user = None
     state["user"] = user

@@ -15,6 +15,7 @@ from app.content import load_course
 from app.csrf import CourseCSRFMiddleware, csrf_field, csrf_token
 from app.db import create_db_engine, make_session_factory
 from app.errors import install_error_handlers
+from app.gc_tuning import freeze_startup_objects
 from app.identity import signed_in_user
 from app.lab_runs.scheduler import Scheduler, training_command
 from app.lab_runs.shared_streams import make_stream_limiter
@@ -59,13 +60,15 @@ from labs.runners import make_runner
 @asynccontextmanager
 async def _lifespan(app: FastAPI):
     """Start the lab-run scheduler with the server (one per data dir) and stop it with the server; simulate
-    every simulation's default state first (about 25 ms), so the first chapter page waits for none."""
+    every simulation's default state first (about 25 ms), so the first chapter page waits for none; then
+    freeze what startup made out of the garbage collector's view (app.gc_tuning)."""
     RUNS.warm_defaults()
     settings = app.state.settings
     runner = make_runner(settings.runner, settings.ray_address)
     scheduler = Scheduler(settings, app.state.sessions, runner, app.state.run_command or training_command)
     app.state.scheduler = scheduler if scheduler.start() else None
     await start_model_server(app)
+    freeze_startup_objects()
     yield
     await stop_model_server(app)
     if app.state.scheduler:

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.content import Course
-from app.db import insert_for, marks, read_rows, reading, transaction
+from app.db import db_time, insert_for, marks, read_rows, reading, write_rows
 from app.exercises.models import ExerciseAttempt
 from app.models import ChapterVisit, Learner, QuizAnswer, utcnow
 
@@ -26,43 +26,36 @@ def ensure_learner(session: Session, learner_id: str) -> None:
     session.execute(statement.on_conflict_do_update(index_elements=["id"], set_={"last_seen_at": now}))
 
 
+# The writes of every click are plain SQL on a bare connection (app.db.write_rows); both databases spell
+# these upserts alike.
+_ENSURE_LEARNER = ("INSERT INTO learners (id, created_at, last_seen_at, content_version) VALUES (?, ?, ?, 0)"
+                   " ON CONFLICT (id) DO UPDATE SET last_seen_at = excluded.last_seen_at")
+_ADD_VISITS = ("INSERT INTO chapter_visits (learner_id, chapter_slug, first_opened_at, last_opened_at, visits)"
+               " VALUES (?, ?, ?, ?, ?) ON CONFLICT (learner_id, chapter_slug) DO UPDATE SET"
+               " visits = chapter_visits.visits + excluded.visits, last_opened_at = excluded.last_opened_at")
+_ADD_ANSWER = ("INSERT INTO quiz_answers (learner_id, chapter_slug, question_id, option_id, correct, answered_at)"
+               " VALUES (?, ?, ?, ?, ?, ?)")
+
+
 def record_visit(factory: sessionmaker[Session], learner_id: str, chapter_slug: str) -> None:
     record_visits(factory, {(learner_id, chapter_slug): 1})
 
 
 def record_visits(factory: sessionmaker[Session], counts: Mapping[tuple[str, str], int]) -> None:
     """Add `counts` ((learner, chapter) → views) in one transaction; a first view creates the row."""
-    with transaction(factory) as session:
-        now = utcnow()
-        for learner_id in sorted({learner for learner, _ in counts}):  # sorted: the same lock order everywhere
-            ensure_learner(session, learner_id)
-        for (learner_id, chapter_slug), views in sorted(counts.items()):
-            statement = insert_for(session, ChapterVisit).values(
-                learner_id=learner_id, chapter_slug=chapter_slug, first_opened_at=now, last_opened_at=now,
-                visits=views,
-            )
-            session.execute(
-                statement.on_conflict_do_update(
-                    index_elements=["learner_id", "chapter_slug"],
-                    set_={"visits": ChapterVisit.visits + views, "last_opened_at": now},
-                )
-            )
+    now = db_time(factory, utcnow())
+    # sorted: the same lock order everywhere
+    learners = [(_ENSURE_LEARNER, (learner, now, now)) for learner in sorted({learner for learner, _ in counts})]
+    visits = [(_ADD_VISITS, (learner, slug, now, now, views)) for (learner, slug), views in sorted(counts.items())]
+    write_rows(factory, learners + visits)
 
 
 def record_answer(
     factory: sessionmaker[Session], learner_id: str, chapter_slug: str, question_id: str, option_id: str, correct: bool
 ) -> None:
-    with transaction(factory) as session:
-        ensure_learner(session, learner_id)
-        session.add(
-            QuizAnswer(
-                learner_id=learner_id,
-                chapter_slug=chapter_slug,
-                question_id=question_id,
-                option_id=option_id,
-                correct=correct,
-            )
-        )
+    now = db_time(factory, utcnow())
+    write_rows(factory, [(_ENSURE_LEARNER, (learner_id, now, now)),
+                         (_ADD_ANSWER, (learner_id, chapter_slug, question_id, option_id, bool(correct), now))])
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,11 @@
 """JSON API for the course content: chapter list, quizzes without answers, and grading."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from app.deps import ChapterDep, CourseDep, SessionsDep
-from app.identity import CurrentVisitor
+from app.identity import CurrentVisitor, current_visitor
 from app.progress import course_progress, progress_report, record_answer
 from app.quiz import grade, options_for
 
@@ -54,18 +55,22 @@ def read_quiz(chapter: ChapterDep, visitor: CurrentVisitor) -> dict:
     }
 
 
-@router.post("/chapters/{slug}/quiz/{question_id}")
+# One trip through the thread pool, not three: the visitor is looked up here rather than as a (sync)
+# dependency, and the answer goes out as a finished JSONResponse, which FastAPI does not validate again
+# in the pool (the schema still comes from response_model).
+@router.post("/chapters/{slug}/quiz/{question_id}", response_model=AnswerOut)
 def create_answer(
-    chapter: ChapterDep, question_id: str, answer: AnswerIn, sessions: SessionsDep, visitor: CurrentVisitor
-) -> AnswerOut:
+    request: Request, chapter: ChapterDep, question_id: str, answer: AnswerIn, sessions: SessionsDep
+) -> JSONResponse:
     """Grade an answer, record it for this learner and explain the chosen option."""
     graded = grade(chapter, question_id, answer.option)
+    visitor = current_visitor(request)
     record_answer(sessions, visitor.learner_id, chapter.slug, question_id, graded.chosen.id, graded.correct)
-    return AnswerOut(
+    return JSONResponse(AnswerOut(
         correct=graded.correct,
         correct_option=graded.question.correct_option.id,
         explanation=graded.chosen.explanation,
-    )
+    ).model_dump())
 
 
 @router.get("/me/progress")

@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.accounts import required_line
-from app.db import reading, transaction
+from app.db import owns_any, reading, transaction
 from app.errors import AppError
 from app.models import Learner, utcnow
 from app.serving.models import ApiKey
@@ -101,6 +101,8 @@ def create_key_for(factory: sessionmaker[Session], settings: Settings, visitor, 
 
 def list_keys(factory: sessionmaker[Session], learner_ids: Collection[str]) -> list[KeyPublic]:
     """The owner's keys, active first then revoked, newest first within each."""
+    if not owns_any(factory, "api_keys", learner_ids):  # most learners on a chapter page
+        return []
     with reading(factory) as session:
         keys = session.scalars(select(ApiKey).where(ApiKey.learner_id.in_(learner_ids))
                                .order_by(ApiKey.revoked_at.is_not(None), ApiKey.created_at.desc(), ApiKey.id.desc()))

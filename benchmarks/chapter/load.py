@@ -40,7 +40,9 @@ BROWSER_ENCODINGS = "gzip, deflate, br, zstd"
 
 
 def serve(checkout: Path, port: int) -> subprocess.Popen:
-    env = {**os.environ, "COURSE_DATA_DIR": tempfile.mkdtemp(prefix="chapter-bench-"), "PYTHONPATH": str(checkout)}
+    # A baseline's worktree has no built static files: it serves this checkout's (built by make setup).
+    env = {**os.environ, "COURSE_DATA_DIR": tempfile.mkdtemp(prefix="chapter-bench-"), "PYTHONPATH": str(checkout),
+           "COURSE_ASSETS_DIR": str(ROOT / "build" / "assets")}
     env.pop("COURSE_DATABASE_URL", None)
     return cohort_load.start_server(env, port, workers=1, cwd=checkout)
 

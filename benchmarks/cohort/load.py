@@ -7,7 +7,7 @@ For each backend: start `course serve --workers N` on a free loopback port with 
 for PostgreSQL, a throwaway server from tests/postgres_server.py); outside the measured window, create an
 instructor with `course users create`, a cohort, and LEARNERS accounts in it (written straight into the
 database; each learner's browser gets a signed session cookie instead of logging in). Then, from this
-process (asyncio + httpx, loopback only), every learner loops for DURATION seconds: it pauses a random
+process (asyncio + aiohttp, loopback only), every learner loops for DURATION seconds: it pauses a random
 0-2x THINK ms, then opens a chapter page (one visit written), moves one of a simulation's sliders to a
 random value (the htmx fragment; the model really runs), or answers a quiz question through the JSON
 API (one answer written), in the proportions of --mix. The instructor reloads the dashboard page every
@@ -19,8 +19,13 @@ straight from the database), and the instructor's dashboard shows, for each lear
 exactly the score that learner's own last answers imply. Reported: requests, throughput, p50/p99 per
 kind, 5xx, other errors, lost writes, load average.
 
+With --baseline COMMIT, the server of that commit (a temporary `git worktree`, run with this checkout's
+virtualenv and driver) is measured first on each backend, then this checkout's: compare the two as ratios
+within one run (server CPU per request moves least with the machine's other work).
+
 Usage: .venv/bin/python benchmarks/cohort/load.py [--learners 1000] [--duration 60] [--think-ms 5000]
            [--backends sqlite,postgresql] [--workers N (default: cores, for PostgreSQL)] [--out FILE]
+           [--baseline COMMIT]
 """
 
 import argparse
@@ -42,9 +47,11 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 
+import aiohttp
 import httpx
 from itsdangerous import TimestampSigner
 from sqlalchemy import create_engine, func, insert, select
+from yarl import URL
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -60,6 +67,7 @@ PASSWORD = "benchmark passphrase"
 SECRET_KEY = "cohort-benchmark-only-secret-key"
 COURSE = load_course(ROOT / "chapters")
 DASHBOARD_EVERY_S = 5.0
+BROWSER_ENCODINGS = "gzip, deflate, br, zstd"
 # A slider per simulation: (field, low, high, integer), the first linear numeric one.
 SLIDERS = {
     name: next(
@@ -84,28 +92,56 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
+class Reply:
+    """What a learner needs of a response: its status (the body is read whole and left compressed)."""
+
+    __slots__ = ("status_code",)
+
+    def __init__(self, status_code: int):
+        self.status_code = status_code
+
+
 class SimulatedLearner:
-    """One simulated learner: a browser's cookies, and what it was told was recorded."""
+    """One simulated learner: a browser's cookies and connection, and what it was told was recorded.
+
+    The client is aiohttp (C-accelerated HTTP parsing), not httpx: at 1,000 learners httpx spent about as
+    much CPU per request as the server did, on the same two cores (see client_cpu_ms_per_request)."""
 
     def __init__(self, base: str, n: int):
-        # Idle connections expire before uvicorn's 5 s keep-alive does, so a request never races the
-        # server closing the connection it is about to reuse.
-        self.client = httpx.AsyncClient(base_url=base, timeout=120, limits=httpx.Limits(keepalive_expiry=2))
+        self.base = URL(base)
+        # One connection, as a browser tab keeps; idle ones expire before uvicorn's 5 s keep-alive does, so a
+        # request never races the server closing the connection it is about to reuse. Bodies are read whole
+        # but not decompressed: the server's work is what is measured, and browsers offer zstd, which this
+        # aiohttp cannot decode.
+        self.client = aiohttp.ClientSession(
+            base_url=base, cookie_jar=aiohttp.CookieJar(unsafe=True),  # unsafe: cookies from 127.0.0.1
+            connector=aiohttp.TCPConnector(limit=1, keepalive_timeout=2),
+            timeout=aiohttp.ClientTimeout(total=120), auto_decompress=False,
+            headers={"Accept-Encoding": BROWSER_ENCODINGS},
+        )
         self.email = f"learner{n:04d}@example.org"
         self.user_id: int | None = None
         self.answers_ok = 0
         self.visits_ok = 0
         self.last_answer: dict[tuple[str, str], bool] = {}  # (chapter, question) → correct
 
-    async def post(self, url: str, body: dict) -> httpx.Response:
-        return await self.client.post(url, json=body, headers={"x-csrftoken": self.client.cookies["csrftoken"]})
+    async def request(self, method: str, url: str, **kwargs) -> Reply:
+        async with self.client.request(method, url, **kwargs) as response:
+            await response.read()
+            return Reply(response.status)
+
+    async def post(self, url: str, body: dict) -> Reply:
+        token = self.client.cookie_jar.filter_cookies(self.base)["csrftoken"].value
+        return await self.request("POST", url, json=body, headers={"x-csrftoken": token})
 
     async def sign_in(self, secret_key: str) -> None:
         """A session cookie for this learner's account, signed as the server signs it, and a CSRF cookie."""
         session = {"user": self.user_id, "version": 1, "nonce": f"bench-{self.user_id}"}
         payload = base64.b64encode(json.dumps(session).encode())
-        self.client.cookies.set("session", TimestampSigner(secret_key).sign(payload).decode())
-        (await self.client.get("/healthz")).raise_for_status()
+        self.client.cookie_jar.update_cookies({"session": TimestampSigner(secret_key).sign(payload).decode()}, self.base)
+        reply = await self.request("GET", "/healthz")
+        if reply.status_code != 200:
+            raise RuntimeError(f"/healthz answered {reply.status_code} while signing learners in")
 
 
 def enrol(db_url: str, cohort_id: int, learners: list[SimulatedLearner]) -> None:
@@ -125,19 +161,20 @@ def enrol(db_url: str, cohort_id: int, learners: list[SimulatedLearner]) -> None
     engine.dispose()
 
 
-async def one_click(learner: SimulatedLearner, rng: random.Random, mix: dict[str, float]) -> tuple[str, httpx.Response]:
+async def one_click(learner: SimulatedLearner, rng: random.Random, mix: dict[str, float]) -> tuple[str, Reply]:
     """One thing a learner does; records what the server acknowledged."""
     kind = rng.choices(list(mix), weights=list(mix.values()))[0]
     chapter = rng.choice([c for c in COURSE.chapters if c.meta.simulations] if kind == "move_slider" else COURSE.chapters)
     if kind == "open_chapter":
-        response = await learner.client.get(chapter.url)
+        response = await learner.request("GET", chapter.url)
         if response.status_code == 200:
             learner.visits_ok += 1
     elif kind == "move_slider":
         name = rng.choice(chapter.meta.simulations).name
         field, low, high, integer = SLIDERS[name]
         value = rng.randint(int(low), int(high)) if integer else round(rng.uniform(low, high), 2)
-        response = await learner.client.get(f"/simulations/{name}", params={field: value}, headers={"HX-Request": "true"})
+        response = await learner.request("GET", f"/simulations/{name}", params={field: str(value)},
+                                         headers={"HX-Request": "true"})
     else:
         question = rng.choice(chapter.meta.quiz)
         option = rng.choice(question.options)
@@ -157,7 +194,7 @@ async def run_learner(learner, deadline, rng, samples, failures, think_s, mix) -
         started = time.perf_counter()
         try:
             kind, response = await one_click(learner, rng, mix)
-        except httpx.HTTPError as exc:
+        except (aiohttp.ClientError, TimeoutError) as exc:
             failures[f"transport: {type(exc).__name__}"] += 1
             continue
         samples[kind].append((time.perf_counter() - started) * 1000)
@@ -216,7 +253,7 @@ def verify(db_url: str, cohort: dict, learners: list[SimulatedLearner]) -> dict:
     }
 
 
-async def measure(base: str, cohort: dict, teacher_cookies, db_url: str, args) -> dict:
+async def measure(base: str, cohort: dict, teacher_cookies, db_url: str, server_pid: int, args) -> dict:
     learners = [SimulatedLearner(base, n) for n in range(args.learners)]
     started = time.monotonic()
     enrol(db_url, cohort["id"], learners)
@@ -230,6 +267,7 @@ async def measure(base: str, cohort: dict, teacher_cookies, db_url: str, args) -
     teacher = httpx.AsyncClient(base_url=base, timeout=120, cookies=teacher_cookies)
     start = time.monotonic()
     deadline = start + args.duration
+    cpu_before = os.times(), tree_cpu_s(server_pid)
     await asyncio.gather(
         run_instructor(teacher, cohort["id"], deadline, samples, failures),
         *(
@@ -238,10 +276,28 @@ async def measure(base: str, cohort: dict, teacher_cookies, db_url: str, args) -
         ),
     )
     elapsed = time.monotonic() - start
+    client_times = os.times()
+    cpu = {"client_cpu_s": client_times.user + client_times.system - cpu_before[0].user - cpu_before[0].system,
+           "server_cpu_s": tree_cpu_s(server_pid) - cpu_before[1]}
     dashboard = (await teacher.get(f"/api/cohorts/{cohort['id']}/dashboard")).json()
-    await asyncio.gather(teacher.aclose(), *(learner.client.aclose() for learner in learners))
+    await asyncio.gather(teacher.aclose(), *(learner.client.close() for learner in learners))
     return {"learners": learners, "samples": samples, "failures": dict(failures), "elapsed_s": elapsed,
-            "setup_s": setup_s, "dashboard": dashboard}
+            "setup_s": setup_s, "dashboard": dashboard, **cpu}
+
+
+def tree_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process and its live descendants (uvicorn's workers), from /proc."""
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(child) for child in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # a process that ended meanwhile
+    return total
 
 
 def start_server(env: dict, port: int, workers: int = 1, cwd: Path | None = None) -> subprocess.Popen:
@@ -277,9 +333,11 @@ def instructor_cohort(base: str, env: dict) -> tuple[httpx.Client, dict]:
     return teacher, created.json()
 
 
-def run_backend(backend: str, workers: int, args, pg: TemporaryPostgres | None, rate_store: str) -> dict:
+def run_backend(backend: str, workers: int, args, pg: TemporaryPostgres | None, rate_store: str,
+                checkout: Path = ROOT, label: str = "this_checkout") -> dict:
+    """One measured run of the server in `checkout` (this one, or a baseline's worktree)."""
     data_dir = Path(tempfile.mkdtemp(prefix=f"cohort-bench-{backend}-"))
-    db_url = pg.create_database("cohort_bench") if pg else f"sqlite:///{data_dir / 'course.db'}"
+    db_url = pg.create_database(f"cohort_bench_{label}") if pg else f"sqlite:///{data_dir / 'course.db'}"
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
@@ -290,12 +348,15 @@ def run_backend(backend: str, workers: int, args, pg: TemporaryPostgres | None, 
         "COURSE_SECRET_KEY": SECRET_KEY,
         # All simulated learners share 127.0.0.1; the per-address sign-up limit would stop the set-up.
         "COURSE_AUTH_RATE_LIMIT_PER_IP": "100000/minute",
+        "PYTHONPATH": str(checkout),
+        # A baseline's worktree has no built static files; it serves this checkout's (built by make setup).
+        "COURSE_ASSETS_DIR": str(ROOT / "build" / "assets"),
     }
-    server = start_server(env, port, workers)
+    server = start_server(env, port, workers, cwd=checkout)
     load_before = [round(x, 2) for x in os.getloadavg()]
     try:
         teacher, cohort = instructor_cohort(base, env)
-        result = asyncio.run(measure(base, cohort, dict(teacher.cookies), db_url, args))
+        result = asyncio.run(measure(base, cohort, dict(teacher.cookies), db_url, server.pid, args))
     finally:
         server.terminate()  # a graceful stop: each worker writes the views it still counts in memory
         server.wait(timeout=60)
@@ -304,6 +365,7 @@ def run_backend(backend: str, workers: int, args, pg: TemporaryPostgres | None, 
     samples = result["samples"]
     every = [value for values in samples.values() for value in values]
     report = {
+        "server": label,
         "backend": backend,
         "database": pg.version() if pg else f"SQLite {sqlite3.sqlite_version} (WAL, busy timeout, BEGIN IMMEDIATE)",
         "workers": workers,
@@ -314,6 +376,10 @@ def run_backend(backend: str, workers: int, args, pg: TemporaryPostgres | None, 
         "setup_s_not_measured": round(result["setup_s"], 1),
         "requests": len(every),
         "throughput_req_per_s": round(len(every) / result["elapsed_s"], 1),
+        # CPU per request of the load driver (this process) and of the server (all its workers): which of the
+        # two saturates the shared cores, and a cost that moves less with other work on the machine than latency.
+        "client_cpu_ms_per_request": round(result["client_cpu_s"] * 1000 / max(1, len(every)), 2),
+        "server_cpu_ms_per_request": round(result["server_cpu_s"] * 1000 / max(1, len(every)), 2),
         "latency_ms": {
             kind: {"count": len(values), "p50": round(percentile(values, 50), 1),
                    "p99": round(percentile(values, 99), 1), "mean": round(statistics.fmean(values), 1) if values else 0}
@@ -359,24 +425,41 @@ def main() -> int:
     parser.add_argument("--think-ms", type=float, default=5000, help="mean pause between a learner's clicks (0: none)")
     parser.add_argument("--mix", type=parse_mix, default="open_chapter=0.4,move_slider=0.4,answer_quiz=0.2")
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results-class.json"))
+    parser.add_argument("--baseline", help="also run the server of this commit (a temporary worktree) before "
+                        "this checkout's, per backend, with the same driver: a ratio on the same machine's noise")
     args = parser.parse_args()
 
     host = machine()  # before the runs, so the load average says how busy the machine was beforehand
+    servers = [(ROOT, "this_checkout")]
+    baseline_dir = None
+    if args.baseline:
+        commit = subprocess.run(["git", "rev-parse", args.baseline], cwd=ROOT, capture_output=True, text=True,
+                                check=True).stdout.strip()
+        baseline_dir = Path(tempfile.mkdtemp(prefix="cohort-bench-baseline-")) / "checkout"
+        subprocess.run(["git", "worktree", "add", "--detach", str(baseline_dir), commit], cwd=ROOT, check=True,
+                       capture_output=True)
+        servers.insert(0, (baseline_dir, f"baseline_{commit[:7]}"))
     runs = []
-    for backend in args.backends.split(","):
-        if backend == "postgresql":
-            with TemporaryPostgres() as pg, TemporaryRedis() as redis:
-                runs.append(run_backend(backend, args.workers, args, pg, redis.url))
-        else:
-            runs.append(run_backend(backend, 1, args, None, "memory://"))
+    try:
+        for backend in args.backends.split(","):
+            for checkout, label in servers:
+                if backend == "postgresql":
+                    with TemporaryPostgres() as pg, TemporaryRedis() as redis:
+                        runs.append(run_backend(backend, args.workers, args, pg, redis.url, checkout, label))
+                else:
+                    runs.append(run_backend(backend, 1, args, None, "memory://", checkout, label))
+    finally:
+        if baseline_dir:
+            subprocess.run(["git", "worktree", "remove", "--force", str(baseline_dir)], cwd=ROOT, capture_output=True)
 
     mix = ",".join(f"{kind}={weight:g}" for kind, weight in args.mix.items())
     report = {
         "command": f".venv/bin/python benchmarks/cohort/load.py --learners {args.learners} --duration {args.duration} "
-        f"--backends {args.backends} --workers {args.workers} --think-ms {args.think_ms:g} --mix {mix}",
+        f"--backends {args.backends} --workers {args.workers} --think-ms {args.think_ms:g} --mix {mix}"
+        + (f" --baseline {args.baseline}" if args.baseline else ""),
         "setup": (
             f"course serve on 127.0.0.1: SQLite with one worker, PostgreSQL with {args.workers} workers and rate limits "
-            f"in Redis; {args.learners} learners from a separate process (asyncio + httpx, one connection each, a "
+            f"in Redis; {args.learners} learners from a separate process (asyncio + aiohttp, one connection each, a "
             f"random pause of 0-{2 * args.think_ms:g} ms before each click) doing {mix}; one instructor reloading the "
             f"dashboard page every {DASHBOARD_EVERY_S:g} s. Sign-ups happen before the measured window. Lost writes "
             "are checked against the database after a graceful stop, and against the instructor's dashboard. The "
