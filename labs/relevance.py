@@ -1,9 +1,10 @@
-"""Relevance: does an answer address the practice area its question asked about?
+"""Relevance: does an answer address what its question asked about? Two measures, both reported.
 
 Format compliance says nothing about content: a model can number five perfect items about probate when asked
-about a landlord. Each topic of the legal task has its own words (from its subjects, action items and casual
-tips, less the words two topics share); an answer belongs to the topic whose words it uses most, and it is
-relevant when that is the prompt's topic. Not a judge of quality: a relevant answer may still be wrong.
+about a landlord. Topic words: each topic of the legal task has its own words (from its subjects, action items and
+casual tips, less the words two topics share); an answer belongs to the topic whose words it uses most. Question
+match (below) uses no corpus answers: an answer's words must pick out a question on its own practice area among all
+held-out questions, with the chance level beside it. Neither judges quality: a relevant answer may still be wrong.
 """
 
 from __future__ import annotations
