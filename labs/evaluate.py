@@ -155,9 +155,11 @@ def evaluate_model(model, tokenizer, cfg, emit=None, label: str = "after") -> di
     greedy, regression = both[: len(prompts)], both[len(prompts):]
     sampled = generate(model, tokenizer, prompts, ev.max_new_tokens, sample=True, temperature=ev.temperature,
                        top_p=ev.top_p, batch_size=ev.batch_size, seed=cfg.seed)
+    topics = corpus.heldout_topics(cfg.eval.heldout, cfg.seed)
     result = {
         "greedy": score(greedy, cfg.task), "sampled": score(sampled, cfg.task),
-        "relevance": relevance.score(greedy, corpus.heldout_topics(cfg.eval.heldout, cfg.seed)),
+        "relevance": relevance.score(greedy, topics),
+        "relevance_match": relevance.question_match(greedy, [p[-1]["content"] for p in prompts], topics),
         "format_leak": sum(map(leaks_format, regression)) / max(1, len(regression)),
         "outputs": {"prompts": prompts, "greedy": greedy, "sampled": sampled,
                     "regression_prompts": regression_prompts, "regression": regression},
@@ -165,7 +167,9 @@ def evaluate_model(model, tokenizer, cfg, emit=None, label: str = "after") -> di
     if emit is not None:
         emit("eval", which=label, compliance=result["greedy"]["compliance"], checks=result["greedy"]["checks"],
              compliance_sampled=result["sampled"]["compliance"], checks_sampled=result["sampled"]["checks"],
-             format_leak=result["format_leak"], relevance=result["relevance"], n=len(prompts))
+             format_leak=result["format_leak"], relevance=result["relevance"],
+             relevance_match=result["relevance_match"]["score"], relevance_chance=result["relevance_match"]["chance"],
+             n=len(prompts))
     return result
 
 

@@ -20,6 +20,9 @@ def compliance_summary(before: dict, after: dict) -> dict:
         "regression": {"format_leak_before": before["format_leak"], "format_leak_after": after["format_leak"],
                        "n": len(before["outputs"]["regression"])},
         "relevance_before": before["relevance"], "relevance_after": after["relevance"],
+        "relevance_match_before": before["relevance_match"]["score"],
+        "relevance_match_after": after["relevance_match"]["score"],
+        "relevance_chance": before["relevance_match"]["chance"],
         "heldout": before["greedy"]["n"],
     }
 

@@ -74,7 +74,8 @@ def main() -> None:
         "phases": phases(events),
         "metrics": {k: metrics.get(k) for k in (
             "compliance_before", "compliance_after", "compliance_before_sampled", "compliance_after_sampled",
-            "relevance_before", "relevance_after", "checks", "regression", "heldout", "train_loss_first",
+            "relevance_before", "relevance_after", "relevance_match_before", "relevance_match_after",
+            "relevance_chance", "checks", "regression", "heldout", "train_loss_first",
             "train_loss", "eval_loss_before", "eval_loss", "steps", "train_duration_s", "train_cpu_s", "tokens",
             "tokens_per_s", "trainable_params", "total_params", "quantization", "peak_memory_mb", "duration_s",
             "versions")},
@@ -107,8 +108,10 @@ def markdown(r: dict) -> str:
         f"| compliance, greedy ({m['heldout']} held-out) | {pct(m['compliance_before'])} → "
         f"{pct(m['compliance_after'])} |",
         f"| compliance, sampled | {pct(m['compliance_before_sampled'])} → {pct(m['compliance_after_sampled'])} |",
-        f"| relevance (answer's practice area = the prompt's) | {pct(m['relevance_before'])} → "
-        f"{pct(m['relevance_after'])} |",
+        f"| relevance, question match (answer's closest question is on its question's practice area; chance "
+        f"{pct(m['relevance_chance'])}) | {pct(m['relevance_match_before'])} → {pct(m['relevance_match_after'])} |",
+        f"| relevance, topic words (answer uses its practice area's corpus words most) | "
+        f"{pct(m['relevance_before'])} → {pct(m['relevance_after'])} |",
         f"| format leak on general prompts | {pct(m['regression']['format_leak_before'])} → "
         f"{pct(m['regression']['format_leak_after'])} |",
         f"| train loss, validation loss | {m['train_loss_first']} → {m['train_loss']}, "
