@@ -209,7 +209,10 @@ def is_built(spec: BaseSpec, out: Path) -> bool:
         info = json.loads((Path(out) / "build.json").read_text())
     except (OSError, json.JSONDecodeError):
         return False
-    return info.get("spec") == dataclasses.asdict(spec) and (Path(out) / "config.json").exists()
+    # a field added later is absent from older build.json files; they were built with its default
+    defaults = {f.name: f.default for f in dataclasses.fields(BaseSpec) if f.default is not dataclasses.MISSING}
+    stored = {**defaults, **info.get("spec", {})}
+    return stored == dataclasses.asdict(spec) and (Path(out) / "config.json").exists()
 
 
 def find_smollm2_gguf() -> Path:

@@ -123,3 +123,15 @@ def test_the_pretraining_schedule_warms_up_then_decays_to_its_floor_and_the_batc
     sizes = [windows(spec, s) for s in range(1, 101)]
     assert sizes[0] == 6 and sizes[-1] == 18 and sizes == sorted(sizes)
     assert windows(dataclasses.replace(spec, batch_start=0), 1) == 18  # no ramp: the full batch from the start
+
+
+def test_a_build_recorded_before_a_spec_field_existed_still_counts_as_built_with_that_fields_default(tmp_path):
+    from labs.base import is_built
+
+    spec = BaseSpec("nano")
+    older = dataclasses.asdict(spec)
+    del older["batch_start"]  # build.json written before the growing batch existed
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "build.json").write_text(json.dumps({"spec": older}))
+    assert is_built(spec, tmp_path)
+    assert not is_built(dataclasses.replace(spec, batch_start=6), tmp_path)
