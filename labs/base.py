@@ -52,6 +52,9 @@ class BaseSpec:
     batch_size: int = 24  # 24 x 128 = 3k tokens a step: 200 steps see the corpus ~1.6 times
     steps: int = 200
     lr: float = 4e-3  # high for a ~1M-parameter model, with warm-up and cosine decay
+    decay: str = "cosine"  # after warm-up, "cosine" or "linear" down to lr_end x the peak
+    lr_end: float = 0.1
+    batch_start: int = 0  # windows in the first step, growing linearly to batch_size (0: batch_size throughout)
     n_chats: int = 3000
     n_articles: int = 1200
     n_general: int = 800
@@ -107,6 +110,24 @@ def _progress_bar(total: int, desc: str):
     return tqdm(total=total, desc=desc, unit="step", file=sys.stderr, dynamic_ncols=True, mininterval=0.5)
 
 
+def lr_factor(spec: BaseSpec, step: int, warmup: int) -> float:
+    """The learning rate of `step` (1-based) as a fraction of the peak: linear warm-up, then `spec.decay` to lr_end."""
+    if step <= warmup:
+        return step / warmup
+    done = (step - warmup) / max(1, spec.steps - warmup)
+    if spec.decay == "linear":
+        return 1 - (1 - spec.lr_end) * done
+    return spec.lr_end + (1 - spec.lr_end) * 0.5 * (1 + math.cos(math.pi * done))
+
+
+def windows(spec: BaseSpec, step: int) -> int:
+    """Windows in `step`'s batch. Early steps only need a rough gradient direction, so a batch that grows from
+    batch_start to batch_size spends the tokens where the noise of a small batch would hold the loss up."""
+    if not spec.batch_start:
+        return spec.batch_size
+    return round(spec.batch_start + (spec.batch_size - spec.batch_start) * (step - 1) / max(1, spec.steps - 1))
+
+
 def pretrain(spec: BaseSpec, tokenizer, on_step: Callable[[int, int, float], None] | None = None,
              show_progress: bool = True):
     """Next-token pretraining of a fresh LlamaForCausalLM on random windows of the packed corpus."""
@@ -129,12 +150,10 @@ def pretrain(spec: BaseSpec, tokenizer, on_step: Callable[[int, int, float], Non
     bar = _progress_bar(spec.steps, f"pretraining base '{spec.name}'") if show_progress else None
     model.train()
     for step in range(1, spec.steps + 1):
-        # linear warm-up, then cosine down to 10% of the peak
-        lr = spec.lr * (step / warmup if step <= warmup else
-                        0.1 + 0.45 * (1 + math.cos(math.pi * (step - warmup) / max(1, spec.steps - warmup))))
+        lr = spec.lr * lr_factor(spec, step, warmup)
         for g in opt.param_groups:
             g["lr"] = lr
-        starts = torch.randint(0, len(stream) - spec.seq_len - 1, (spec.batch_size,), generator=gen)
+        starts = torch.randint(0, len(stream) - spec.seq_len - 1, (windows(spec, step),), generator=gen)
         x = torch.stack([stream[s: s + spec.seq_len] for s in starts])  # (B, T)
         loss = model(input_ids=x, labels=x).loss  # labels are shifted inside the model
         loss.backward()
@@ -190,7 +209,10 @@ def is_built(spec: BaseSpec, out: Path) -> bool:
         info = json.loads((Path(out) / "build.json").read_text())
     except (OSError, json.JSONDecodeError):
         return False
-    return info.get("spec") == dataclasses.asdict(spec) and (Path(out) / "config.json").exists()
+    # a field added later is absent from older build.json files; they were built with its default
+    defaults = {f.name: f.default for f in dataclasses.fields(BaseSpec) if f.default is not dataclasses.MISSING}
+    stored = {**defaults, **info.get("spec", {})}
+    return stored == dataclasses.asdict(spec) and (Path(out) / "config.json").exists()
 
 
 def find_smollm2_gguf() -> Path:

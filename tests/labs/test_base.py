@@ -111,3 +111,27 @@ def test_smollm2_converts_from_the_pypi_gguf_into_a_loadable_folder(lab_data_dir
     from labs.quant import load_model, quantized_layers
 
     assert quantized_layers(load_model(str(out), "nf4")) == 30 * 7
+
+
+def test_the_pretraining_schedule_warms_up_then_decays_to_its_floor_and_the_batch_grows_to_its_size():
+    from labs.base import lr_factor, windows
+
+    spec = BaseSpec("nano", steps=100, lr_end=0.1, batch_start=6, batch_size=18)
+    assert [lr_factor(spec, s, 10) for s in (1, 5, 10)] == [0.1, 0.5, 1.0]
+    assert lr_factor(spec, 100, 10) == pytest.approx(0.1)
+    assert lr_factor(dataclasses.replace(spec, decay="linear", lr_end=0.0), 55, 10) == pytest.approx(0.5)
+    sizes = [windows(spec, s) for s in range(1, 101)]
+    assert sizes[0] == 6 and sizes[-1] == 18 and sizes == sorted(sizes)
+    assert windows(dataclasses.replace(spec, batch_start=0), 1) == 18  # no ramp: the full batch from the start
+
+
+def test_a_build_recorded_before_a_spec_field_existed_still_counts_as_built_with_that_fields_default(tmp_path):
+    from labs.base import is_built
+
+    spec = BaseSpec("nano")
+    older = dataclasses.asdict(spec)
+    del older["batch_start"]  # build.json written before the growing batch existed
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "build.json").write_text(json.dumps({"spec": older}))
+    assert is_built(spec, tmp_path)
+    assert not is_built(dataclasses.replace(spec, batch_start=6), tmp_path)
