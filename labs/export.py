@@ -38,6 +38,14 @@ def export_adapter(run_dir: Path, cfg, out: Path) -> Path:
     """adapter_model.safetensors + adapter_config.json (+ the tokenizer): load with PeftModel.from_pretrained."""
     shutil.rmtree(out, ignore_errors=True)
     shutil.copytree(run_dir / "adapter", out)
+    # Training wrote this server's base folder into the config and PEFT's model card: name the base portably.
+    config_path = out / "adapter_config.json"
+    config = json.loads(config_path.read_text())
+    server_base, config["base_model_name_or_path"] = config["base_model_name_or_path"], _base_for_export(cfg)
+    config_path.write_text(json.dumps(config, indent=2, sort_keys=True))
+    card = out / "README.md"
+    if card.exists() and server_base:
+        card.write_text(card.read_text().replace(server_base, config["base_model_name_or_path"]))
     return out
 
 
@@ -68,15 +76,21 @@ def export_merged(run_dir: Path, cfg, out: Path) -> Path:
     merged.save_pretrained(out)
     tokenizer.save_pretrained(out)
     (out / "merge.json").write_text(json.dumps({
-        "base": cfg.base, "adapter": "adapter/ in the run directory", "dtype": "float32",
+        "base": _base_for_export(cfg), "adapter": "adapter/ in the run directory", "dtype": "float32",
         "note": "merged into the full-precision base; quantize again for serving if needed"}, indent=2))
     return out
 
 
 def _base_for_export(cfg) -> str:
+    """The base as another machine can name it: a course base's folder name under the models dir, a local
+    folder's own name, or the hub id; never this server's absolute path (an export is downloaded elsewhere)."""
     from labs.base import resolve_base
 
-    return resolve_base(cfg.base, build_missing=False)
+    resolved = resolve_base(cfg.base, build_missing=False)
+    local = Path(resolved)
+    if not local.is_absolute() and not local.exists():
+        return resolved  # a hub id
+    return local.name
 
 
 def export_axolotl(run_dir: Path, cfg, out: Path) -> Path:
@@ -87,7 +101,7 @@ def export_axolotl(run_dir: Path, cfg, out: Path) -> Path:
     shutil.copy(run_dir / "train.jsonl", out / "train.jsonl")
     quantized = cfg.quantization != "none"
     config = {
-        "base_model": _base_for_export(cfg),
+        "base_model": f"./{_base_for_export(cfg)}",
         "model_type": "AutoModelForCausalLM",
         "load_in_4bit": quantized,
         "adapter": "qlora" if quantized else "lora",
@@ -119,7 +133,8 @@ def export_axolotl(run_dir: Path, cfg, out: Path) -> Path:
         "save_safetensors": True,
     }
     header = (f"# Axolotl config reproducing course-lab run {run_dir.name} (recipe {cfg.name}).\n"
-              "# base_model is this machine's folder: copy it along, or point it at your own base.\n"
+              f"# base_model: copy the course's base folder (models/{_base_for_export(cfg)} in its data dir) beside\n"
+              "# this file, or point base_model at your own base.\n"
               "# Run: accelerate launch -m axolotl.cli.train config.yaml\n")
     (out / "config.yaml").write_text(header + yaml.safe_dump(config, sort_keys=False))
     return out / "config.yaml"
@@ -127,12 +142,14 @@ def export_axolotl(run_dir: Path, cfg, out: Path) -> Path:
 
 TRL_SCRIPT = '''"""TRL SFTTrainer script reproducing course-lab run {run_name} (recipe {recipe}).
 
-Run: python train_trl.py [--base PATH_OR_HUB_ID] [--max-steps N]. Needs torch, transformers, peft, trl, datasets
+Run: python train_trl.py [--base PATH_OR_HUB_ID] [--max-steps N]. The default base is looked up in the course's
+models folder ($COURSE_DATA_DIR/models, ./data/models by default), else taken as a folder or hub id. Needs torch, transformers, peft, trl, datasets
 and (for 4-bit) bitsandbytes. Data: train.jsonl beside this file, the run's exact training examples.
 """
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 import torch
@@ -147,6 +164,8 @@ parser.add_argument("--base", default={base!r})
 parser.add_argument("--max-steps", type=int, default={steps})
 parser.add_argument("--output-dir", default=str(HERE / "output"))
 args = parser.parse_args()
+course_base = Path(os.environ.get("COURSE_DATA_DIR", "data")) / "models" / args.base
+base = str(course_base) if (course_base / "config.json").exists() else args.base
 
 device = "cuda" if torch.cuda.is_available() else "cpu"
 dtype = torch.bfloat16 if device == "cuda" else torch.float32
@@ -156,13 +175,13 @@ if quantization != "none":
     kwargs["quantization_config"] = BitsAndBytesConfig(
         load_in_4bit=True, bnb_4bit_quant_type=quantization,
         bnb_4bit_use_double_quant={double_quant!r}, bnb_4bit_compute_dtype=dtype)
-model = AutoModelForCausalLM.from_pretrained(args.base, **kwargs)
+model = AutoModelForCausalLM.from_pretrained(base, **kwargs)
 # bitsandbytes 0.50 on CPUs with AVX512-BF16 repacks 4-bit weights on the first no-grad forward, after which
 # training and merging go wrong; keep the portable layout.
 for module in model.modules():
     if getattr(module, "support_avx512bf16_for_cpu", False):
         module.support_avx512bf16_for_cpu = False
-tokenizer = AutoTokenizer.from_pretrained(args.base)
+tokenizer = AutoTokenizer.from_pretrained(base)
 if tokenizer.pad_token is None:
     tokenizer.pad_token = tokenizer.eos_token
 

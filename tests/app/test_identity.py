@@ -1,9 +1,14 @@
 """Sessions end when the user ends them: a copied session cookie dies at logout, a copied learner
 cookie never acts for the account that claimed it, and the CSRF token belongs to one session."""
 
-from fastapi.testclient import TestClient
+import uuid
 
-from tests.clients import CourseClient
+import pytest
+from fastapi.testclient import TestClient
+from itsdangerous import URLSafeSerializer
+
+from app.lab_runs import store
+from tests.clients import PASSWORD, CourseClient
 
 
 def _answered(client) -> int:
@@ -12,7 +17,8 @@ def _answered(client) -> int:
 
 def _copy_cookie(source, name: str) -> CourseClient:
     thief = CourseClient(source.app)
-    thief.cookies.set(name, source.cookies[name])
+    original = next(cookie for cookie in source.cookies.jar if cookie.name == name)
+    thief.cookies.set(name, original.value, domain=original.domain)  # as the browser would send it back
     return thief
 
 
@@ -39,6 +45,49 @@ def test_a_learner_cookie_claimed_by_an_account_neither_reads_nor_writes_its_pro
     thief.answer(chapter, chapter.meta.quiz[1], chapter.meta.quiz[1].options[0].id)
     learner.log_in(learner.user["email"])
     assert _answered(learner) == before
+
+
+def _learner_of(client) -> str:
+    return URLSafeSerializer(client.app.state.settings.secret_key, salt="learner-cookie").loads(client.cookies["learner"])
+
+
+def _end_by_logout_everywhere(learner) -> None:
+    assert learner.post("/api/auth/logout-everywhere").status_code == 204
+
+
+def _end_by_password_change(learner) -> None:
+    body = {"current_password": PASSWORD, "new_password": PASSWORD + " changed"}
+    assert learner.post("/api/auth/password", json=body).status_code == 204
+    assert learner.post("/api/auth/logout").status_code == 204
+
+
+@pytest.mark.parametrize("end_sessions", [_end_by_logout_everywhere, _end_by_password_change])
+def test_a_copied_learner_cookie_never_reaches_the_accounts_runs_nor_writes_its_quiz_answers(
+        people, course, tmp_path, end_sessions):
+    learner = people.learner()
+    chapter = course.chapters[0]
+    learner.answer(chapter, chapter.meta.quiz[0], chapter.meta.quiz[0].options[0].id)
+    account_learner = _learner_of(learner)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "events.jsonl").write_text('{"type": "log", "message": "the account\'s own run"}\n')
+    run = store.create_run(learner.app.state.sessions, uuid.uuid4().hex, account_learner, "legal-format", "tiny",
+                           {}, run_dir, "local")
+    assert learner.get(f"/api/labs/runs/{run.id}").status_code == 200  # the account itself sees it
+    thief = _copy_cookie(learner, "learner")
+    end_sessions(learner)
+
+    assert run.id not in [listed["id"] for listed in thief.get("/api/labs/runs").json()]
+    assert thief.get(f"/api/labs/runs/{run.id}").status_code == 404
+    assert thief.get(f"/api/labs/runs/{run.id}/events").status_code == 404
+    assert thief.get(f"/labs/runs/{run.id}").status_code == 404
+    assert _learner_of(thief) != account_learner  # the copy was swapped for a fresh anonymous learner
+    thief.answer(chapter, chapter.meta.quiz[1], chapter.meta.quiz[1].options[0].id)
+    assert _answered(thief) == 1  # its own answer, on its own fresh learner
+
+    password = PASSWORD + " changed" if end_sessions is _end_by_password_change else PASSWORD
+    learner.log_in(learner.user["email"], password)
+    assert _answered(learner) == 1  # the thief's answer never joined the account
 
 
 def test_a_csrf_token_from_another_session_is_refused_once_signed_in(people, course):

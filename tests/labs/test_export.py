@@ -70,6 +70,22 @@ def test_the_trl_script_runs_and_saves_an_adapter(short_run, tmp_path):
     assert (tmp_path / "out" / "adapter_model.safetensors").exists()
 
 
+@pytest.mark.parametrize("fmt", ["adapter", "merged", "axolotl", "trl"])
+def test_no_export_carries_an_absolute_path_of_the_server(short_run, tmp_path, tmp_path_factory, fmt):
+    """A download goes to someone else's machine: the data dir, run dir and checkout stay private."""
+    from pathlib import Path
+
+    run_dir, _ = short_run
+    out = export(run_dir, fmt, tmp_path / fmt)
+    private = {str(tmp_path_factory.getbasetemp().resolve()), str(Path.cwd().resolve()), str(Path.home())}
+    files = [path for path in (out.parent if out.is_file() else out).rglob("*") if path.is_file()]
+    assert files
+    for path in files:
+        content = path.read_bytes()
+        for folder in private:
+            assert folder.encode() not in content, f"{path.name} names {folder}"
+
+
 def test_exporting_a_run_without_an_adapter_says_to_train_first(tmp_path):
     with pytest.raises(LabError, match="no trained adapter"):
         export(tmp_path, "merged")
