@@ -8,7 +8,9 @@ import os
 import threading
 
 M_MMAP_THRESHOLD = -3  # mallopt's parameter number (malloc.h)
-MMAP_THRESHOLD_BYTES = 128 * 1024  # glibc's own starting value, kept fixed
+# Lower than glibc's own starting value (128 KiB), and kept fixed: the caches' entries of 32-128 KiB
+# (simulation figures and bodies, compressed pages) come and go in random sizes and left the heap fragmented.
+MMAP_THRESHOLD_BYTES = 32 * 1024
 TRIM_INTERVAL_S = 60.0
 
 _trimmer: threading.Thread | None = None
@@ -25,7 +27,7 @@ def _glibc():
 
 
 def steady_heap() -> None:
-    """On glibc, serve blocks of 128 KiB and more (page bodies, JSON, NumPy arrays) from their own mappings,
+    """On glibc, serve blocks of 32 KiB and more (page bodies, JSON, NumPy arrays) from their own mappings,
     given back to the OS when freed. glibc's default raises that threshold each time such a block is freed
     (up to 32 MB); larger blocks then come from the heap and leave holes in it that it keeps: 25-45 MB of
     free heap, half the growth of RSS, in the soak benchmark (benchmarks/soak). A value already set in
