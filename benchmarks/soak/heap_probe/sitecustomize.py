@@ -1,7 +1,8 @@
 """Heap probe for the soak (a diagnostic, not part of the benchmark): with this folder on PYTHONPATH and
 SOAK_HEAP_LOG=FILE set, `course serve` appends every 20 s its RSS split by kind (/proc/self/smaps_rollup:
-file-backed, anonymous), glibc's malloc statistics (mallinfo2: live and free heap, mmapped blocks) and
-Python's allocated block count, so growth can be told apart: data kept, or free memory malloc keeps.
+file-backed, anonymous), glibc's malloc statistics (mallinfo2: live and free heap, mmapped blocks), Python's
+small-object arenas and SQLite's memory (its page caches, which tracemalloc does not see), so growth can be
+told apart: data kept, or free memory malloc keeps.
 SOAK_HEAP_TRIM_AT=S calls malloc_trim(0) once, S seconds in (how much free heap the OS can get back);
 SOAK_TRACEMALLOC=S starts tracemalloc S seconds in (the start stays fast), takes a snapshot 90 s later (the
 caches have turned over by then) and logs each minute the allocation sites that grew most since (slow: for
@@ -26,6 +27,11 @@ if os.environ.get("SOAK_HEAP_LOG") and "serve" in sys.argv:
 
     _LIBC = ctypes.CDLL("libc.so.6")
     _LIBC.mallinfo2.restype = _MallInfo2
+    try:  # the sqlite3 module's own library (linked dynamically): all SQLite memory, page caches included
+        _SQLITE = ctypes.CDLL("libsqlite3.so.0")
+        _SQLITE.sqlite3_memory_used.restype = ctypes.c_int64
+    except OSError:
+        _SQLITE = None
     _STARTED = time.monotonic()
     _TRACE_FROM = float(os.environ.get("SOAK_TRACEMALLOC", "inf"))
 
@@ -66,6 +72,7 @@ if os.environ.get("SOAK_HEAP_LOG") and "serve" in sys.argv:
                f"file={roll['Rss'] - roll['Anonymous']:5.1f}MB heap={info.arena / 2**20:6.1f}MB "
                f"live={info.uordblks / 2**20:6.1f}MB free={info.fordblks / 2**20:6.1f}MB "
                f"mmapped={info.hblkhd / 2**20:5.1f}MB({info.hblks}) {_pymalloc()} "
+               f"sqlite={_SQLITE.sqlite3_memory_used() / 2**20 if _SQLITE else float('nan'):.1f}MB "
                f"threads={threading.active_count()}{traced} {note}\n")
 
     def _probe() -> None:
