@@ -19,7 +19,7 @@ from app.exercises.service import exercise_states
 from app.exercises.views import exercise_views
 from app.identity import current_visitor
 from app.lab_runs.views import mount_labs
-from app.page_cache import PageCache, content_versions
+from app.page_cache import CACHE_BYTES, PageCache, content_versions
 from app.progress import latest_answers
 from app.quiz import option_orders
 from app.simulation_runs import run_simulation
@@ -34,9 +34,11 @@ class _PlaceholderRequest:
     scope = {"state": {"csrf_token": TOKEN_PLACEHOLDER}}
 
 
-# templates → {key: rendered part}; one entry per chapter and per (question, option order, answer): at most
-# 4! orders × 5 answer states per question, a few thousand in all.
+# templates → {key: rendered part}: one entry per chapter; and the quiz questions per (question, option order,
+# answer), which only fill (up to 5! orders × 6 states for a 5-option question): in a PageCache of
+# QUIZ_PART_BYTES, least recently used out. In the soak benchmark they were the live heap's last creep.
 _PARTS: WeakKeyDictionary = WeakKeyDictionary()
+QUIZ_PART_BYTES = 4_000_000
 
 
 def _shared_part(templates, key: tuple, render) -> str:
@@ -69,18 +71,24 @@ def _quiz_question(
 ) -> str:
     context = {"chapter": chapter, "question": chapter.meta.quiz[question_index], "options": options,
                "chosen": chosen, "just_answered": False, "request": _PlaceholderRequest()}
-    order = tuple(option.id for option in options)
-    return _shared_part(
-        templates, ("quiz", chapter.slug, question_index, order, chosen),
-        lambda: templates.get_template("_quiz_question.html").render(context),
-    )
+    key = (chapter.slug, question_index, tuple(option.id for option in options), chosen)
+    cache = _bounded_parts(templates, "quiz", QUIZ_PART_BYTES)
+    part = cache.get(key)
+    if part is None:
+        part = templates.get_template("_quiz_question.html").render(context)
+        cache.put(key, part)
+    return part
+
+
+def _bounded_parts(templates, name: str, max_bytes: int) -> PageCache:
+    cache = _PARTS.setdefault(templates, {}).get(name)
+    if cache is None:
+        cache = _PARTS[templates][name] = PageCache(max_bytes)
+    return cache
 
 
 def _page_cache(templates) -> PageCache:
-    cache = _PARTS.setdefault(templates, {}).get("pages")
-    if cache is None:
-        cache = _PARTS[templates]["pages"] = PageCache()
-    return cache
+    return _bounded_parts(templates, "pages", CACHE_BYTES)
 
 
 def render_chapter(

@@ -3,7 +3,6 @@
 """
 
 import argparse
-import ctypes
 import getpass
 import os
 import sys
@@ -11,26 +10,9 @@ import sys
 from pydantic import ValidationError
 
 from app.errors import AppError
+from app.heap import steady_heap
 
 WORKER_HEALTHCHECK_S = 60  # how long a worker may take to answer uvicorn's health check (see _serve)
-M_MMAP_THRESHOLD = -3  # mallopt's parameter number (malloc.h)
-MMAP_THRESHOLD_BYTES = 128 * 1024  # glibc's own starting value, kept fixed
-
-
-def steady_heap() -> None:
-    """On glibc, serve blocks of 128 KiB and more (page bodies, JSON, NumPy arrays) from their own mappings,
-    given back to the OS when freed. glibc's default raises that threshold each time such a block is freed
-    (up to 32 MB); larger blocks then come from the heap and leave holes in it that it keeps: 25-45 MB of
-    free heap, half the growth of RSS, in the soak benchmark (benchmarks/soak). A value already set in
-    MALLOC_MMAP_THRESHOLD_ wins; the environment carries this one to uvicorn's spawned workers."""
-    if "MALLOC_MMAP_THRESHOLD_" in os.environ:
-        return
-    os.environ["MALLOC_MMAP_THRESHOLD_"] = str(MMAP_THRESHOLD_BYTES)
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)  # this process: it read the environment already
-    except (OSError, AttributeError):
-        pass  # not glibc (musl, macOS): their allocators keep no such threshold
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -18,6 +18,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 COOKIE_NAME = "learner"
 COOKIE_MAX_AGE_S = 400 * 24 * 3600  # the longest lifetime browsers accept (400 days)
 VERIFIED_COOKIES = 16_384
+# A cookie this module signs is ~80 characters; only such values are remembered, so the cache holds at most
+# ~16,384 × 0.3 kB = 5 MB, however long the garbage cookies a client sends (a header can carry 8 kB each).
+CACHED_COOKIE_CHARS = 128
 
 
 class LearnerHolder:
@@ -55,7 +58,7 @@ class LearnerCookieMiddleware:
                 # Starlette's lenient parser: a malformed Cookie header is the browser's problem, not a 500.
                 signed = cookie_parser(value.decode("latin-1")).get(self.cookie_name)
                 if signed:
-                    return self._verified(signed)
+                    return self._verified(signed) if len(signed) <= CACHED_COOKIE_CHARS else self._verify(signed)
         return None
 
     def _verify(self, signed: str) -> str | None:

@@ -16,6 +16,7 @@ from app.csrf import CourseCSRFMiddleware, csrf_field, csrf_token
 from app.db import create_db_engine, make_session_factory
 from app.errors import install_error_handlers
 from app.gc_tuning import freeze_startup_objects
+from app.heap import start_trimming
 from app.identity import signed_in_user
 from app.lab_runs.scheduler import Scheduler, training_command
 from app.lab_runs.shared_streams import make_stream_limiter
@@ -63,6 +64,7 @@ async def _lifespan(app: FastAPI):
     every simulation's default state first (about 25 ms), so the first chapter page waits for none; then
     freeze what startup made out of the garbage collector's view (app.gc_tuning)."""
     RUNS.warm_defaults()
+    start_trimming()
     settings = app.state.settings
     runner = make_runner(settings.runner, settings.ray_address)
     scheduler = Scheduler(settings, app.state.sessions, runner, app.state.run_command or training_command)

@@ -7,6 +7,7 @@ queued or running is never cached (the page checks the run's files for news). Th
 bytes it holds; the oldest pages go first.
 """
 
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Collection
@@ -16,7 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.db import marks, read_rows
 from app.lab_runs.models import ACTIVE
 
-CACHE_BYTES = 24_000_000  # ~350 chapter pages of ~70 kB
+# ~170 chapter pages of ~70,000 characters: one character outside Latin-1 ("−", "≈", "→") makes Python keep the
+# whole page at 2 bytes a character, so a page is counted by what it occupies (sys.getsizeof), not by its length.
+CACHE_BYTES = 24_000_000
 
 # Every chapter view asks this, so it is plain SQL on a bare connection (app.db.read_rows).
 _VERSIONS = ("SELECT id, content_version, EXISTS (SELECT 1 FROM runs WHERE runs.learner_id = learners.id AND runs.status"
@@ -34,7 +37,7 @@ def content_versions(factory: sessionmaker[Session], learner_ids: Collection[str
 
 
 class PageCache:
-    """key → page, least recently used first out once the pages hold more than `max_bytes` characters."""
+    """key → page, least recently used first out once the pages occupy more than `max_bytes` bytes."""
 
     def __init__(self, max_bytes: int = CACHE_BYTES):
         self.max_bytes = max_bytes
@@ -52,10 +55,10 @@ class PageCache:
     def put(self, key: tuple, page: str) -> None:
         with self._lock:
             old = self._pages.pop(key, None)
-            self._bytes += len(page) - (len(old) if old is not None else 0)
+            self._bytes += sys.getsizeof(page) - (sys.getsizeof(old) if old is not None else 0)
             self._pages[key] = page
             while self._bytes > self.max_bytes and self._pages:
-                self._bytes -= len(self._pages.popitem(last=False)[1])
+                self._bytes -= sys.getsizeof(self._pages.popitem(last=False)[1])
 
     def __len__(self) -> int:
         return len(self._pages)

@@ -57,3 +57,24 @@ def test_a_shared_link_shows_its_slider_values_and_the_plain_page_its_defaults(c
     default = client.get(chapter.url).text
     assert re.search(re.escape(slider) + r'[^>]*value="' + str(shared_value) + '"', shared)
     assert re.search(re.escape(slider) + r'[^>]*value="' + str(default_value) + '"', default)
+
+
+def test_rendered_quiz_questions_are_kept_within_their_byte_budget_however_many_orders_pass(app, course, monkeypatch):
+    """Each (option order, answer) renders its own part; those are many, so they are bounded by bytes."""
+    import itertools
+    import sys
+
+    from app import chapter_page
+
+    monkeypatch.setattr(chapter_page, "QUIZ_PART_BYTES", 200_000)
+    monkeypatch.setitem(chapter_page._PARTS, app.state.templates, {})  # a fresh set of parts for this test
+    templates = app.state.templates
+    chapter = next(chapter for chapter in course.chapters if any(len(q.options) >= 4 for q in chapter.meta.quiz))
+    index, question = next((i, q) for i, q in enumerate(chapter.meta.quiz) if len(q.options) >= 4)
+    for order in itertools.permutations(question.options):
+        for chosen in [None, *(option.id for option in question.options)]:
+            part = chapter_page._quiz_question(templates, chapter, index, list(order), chosen)
+            assert question.options[0].id in part
+    parts = chapter_page._PARTS[templates]["quiz"]
+    assert 0 < len(parts) < 24 * 5
+    assert sum(sys.getsizeof(page) for page in parts._pages.values()) <= 200_000

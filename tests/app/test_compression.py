@@ -1,7 +1,9 @@
 """Dynamic responses are compressed for clients that accept it; streams (SSE) pass through at once."""
 
 import asyncio
+import gc
 import random
+import tracemalloc
 
 import brotli
 import pytest
@@ -112,3 +114,24 @@ def test_the_cache_of_compressed_bodies_holds_at_most_its_bytes_however_many_pag
     assert len(kept) >= 5  # the newest pages are kept
     recent.compress("zstd", rng.randbytes(300_000))  # bigger than the whole cache: sent, not kept
     assert recent.bytes <= 200_000
+
+
+@pytest.mark.parametrize("encoding", ["zstd", "br", "gzip"])
+def test_the_cache_of_compressed_bodies_occupies_no_more_memory_than_its_budget(encoding, course):
+    """Measured, not counted: an encoder that hands back an oversized buffer would hold several times it."""
+    from app import compression
+
+    page = "".join(chapter.html for chapter in course.chapters).encode()[:60_000]  # compresses 3-4x
+    budget = 1_000_000
+    recent = compression._RecentlyCompressed(max_bytes=budget)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for n in range(300):  # each page unique, like a page with its learner's token
+            recent.compress(encoding, b"%d" % n + page)
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(recent._cache) > 20
+    assert held < 1.2 * budget, f"the cache holds {held / 1e6:.1f} MB for a {budget / 1e6:.1f} MB budget"

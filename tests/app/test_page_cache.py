@@ -2,7 +2,10 @@
 shows (the learner's own answer, a run finished by the scheduler, a write through another worker) shows on
 the very next view, on SQLite and PostgreSQL alike; each browser still gets its own CSRF token."""
 
+import gc
 import re
+import sys
+import tracemalloc
 import uuid
 
 from itsdangerous import URLSafeSerializer
@@ -129,11 +132,29 @@ def test_a_cached_page_carries_each_browsers_own_csrf_token(app, course):
 
 
 def test_the_cache_drops_the_least_recently_used_pages_past_its_size():
-    cache = PageCache(max_bytes=30)
-    cache.put(("a",), "x" * 10)
-    cache.put(("b",), "y" * 10)
-    assert cache.get(("a",)) == "x" * 10  # now the most recently used
-    cache.put(("c",), "z" * 15)
-    assert cache.get(("b",)) is None and cache.get(("a",)) == "x" * 10 and cache.get(("c",)) == "z" * 15
-    cache.put(("a",), "w" * 12)  # replacing an entry counts its new size only
-    assert len(cache) == 2 and cache.get(("a",)) == "w" * 12
+    a, b, c = "x" * 1000, "y" * 1000, "z" * 1500
+    cache = PageCache(max_bytes=sys.getsizeof(a) + sys.getsizeof(b) + sys.getsizeof(c) - 1)
+    cache.put(("a",), a)
+    cache.put(("b",), b)
+    assert cache.get(("a",)) == a  # now the most recently used
+    cache.put(("c",), c)
+    assert cache.get(("b",)) is None and cache.get(("a",)) == a and cache.get(("c",)) == c
+    cache.put(("a",), "w" * 1200)  # replacing an entry counts its new size only
+    assert len(cache) == 2 and cache.get(("a",)) == "w" * 1200
+
+
+def test_pages_with_characters_beyond_latin1_are_counted_by_the_memory_they_occupy():
+    """One "−" makes Python store a whole page at 2 bytes a character: the budget is memory, not length."""
+    budget = 2_000_000
+    cache = PageCache(max_bytes=budget)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for n in range(100):
+            cache.put((n,), f"<p>{n} − </p>" + "x" * 70_000)
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert 0 < len(cache) < 100
+    assert held < 1.1 * budget, f"the cache holds {held / 1e6:.1f} MB for a {budget / 1e6:.1f} MB budget"

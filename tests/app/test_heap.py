@@ -1,0 +1,79 @@
+"""The server's glibc heap: large blocks get mappings of their own, and the free pages left between live
+blocks go back to the OS within a trim interval. Each check runs in a fresh interpreter, since the
+settings are process-wide."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+HEAP_CHECK = """
+import ctypes
+from app.heap import steady_heap
+
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                      "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+libc = ctypes.CDLL("libc.so.6")
+libc.mallinfo2.restype = MallInfo2
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+if STEADY:
+    steady_heap()
+libc.free(libc.malloc(4_000_000))  # freeing a mapped 4 MB block: glibc's default now raises its threshold
+before = libc.mallinfo2().hblkhd
+block = libc.malloc(1_000_000)
+print(libc.mallinfo2().hblkhd - before >= 1_000_000)  # did the 1 MB block get a mapping of its own?
+"""
+
+# 30 MB of small blocks freed below one that stays: a hole glibc keeps (only the heap's top is trimmed by
+# itself). The script prints how much RSS fell between the frees and a second later.
+TRIM_CHECK = """
+import ctypes, time
+from app.heap import start_trimming
+
+def rss_mb():
+    return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmRSS")) / 1024
+
+libc = ctypes.CDLL("libc.so.6")
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+blocks = [libc.malloc(2000) for _ in range(15_000)]
+for block in blocks:
+    ctypes.memset(block, 1, 2000)
+kept = libc.malloc(2000)
+for block in blocks:
+    libc.free(block)
+if TRIMMING:
+    start_trimming(interval_s=0.2)
+freed = rss_mb()
+time.sleep(1)
+print(round(freed - rss_mb(), 1))
+"""
+
+
+def _run(script: str) -> str:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MALLOC_")}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60,
+                          cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+@pytest.mark.parametrize("steady", [True, False])
+def test_course_serve_keeps_large_blocks_out_of_the_heap_so_freeing_them_gives_memory_back(steady):
+    assert _run(HEAP_CHECK.replace("STEADY", str(steady))) == str(steady)  # glibc's default keeps it in the heap
+
+
+def test_the_trimmer_gives_free_pages_between_live_blocks_back_to_the_os_within_its_interval():
+    assert float(_run(TRIM_CHECK.replace("TRIMMING", "True"))) > 20
+
+
+def test_without_the_trimmer_glibc_keeps_those_pages():
+    assert float(_run(TRIM_CHECK.replace("TRIMMING", "False"))) < 5
+
