@@ -130,8 +130,8 @@ def report(r: dict) -> str:
     lines = [
         "# Warm lab process: launch to first loss and to done (issue 11)", "",
         f"Measured {m['date']} with `benchmarks/labs/warm_bench.py`; raw numbers in `warm_results.json`. "
-        f"`nproc` {m['nproc']}; the machine was shared with other engineers' work, so absolute times are inflated: "
-        "compare cold and warm, which alternate within this one run. Load average (1, 5, 15 min) before each launch "
+        f"`nproc` {m['nproc']}. Cold and warm launches alternate within this one run, so load elsewhere hits both "
+        "alike; absolute times are only as good as the machine was quiet. Load average (1, 5, 15 min) before each launch "
         "is in the JSON; after the run: " + str(r["load_after"]) + ".", "",
         f"Command (as the web service launches it): `{r['command']}`", "",
         "| what | cold (fresh process) | warm (forked) | cold / warm |", "|---|---|---|---|",
