@@ -85,12 +85,13 @@ def read_dashboard_page(
     """The dashboard: join code, learners × chapters (a page of them, `page` and `sort`), questions with their
     misconceptions, lab runs."""
     number, sort = parse_page(page, sort)
-    labs = build_cohort_labs(sessions, cohort)
+    dashboard = build_dashboard(sessions, course, cohort, number, sort)
+    labs = build_cohort_labs(sessions, cohort, [row.user_id for row in dashboard.learners])  # the same page
     return render(
         request,
         "cohort_dashboard.html",
         {
-            "dashboard": build_dashboard(sessions, course, cohort, number, sort),
+            "dashboard": dashboard,
             "sorts": SORTS,
             "labs": labs,
             "plotly_url": _sweeps_chart_bundle(request, labs),
