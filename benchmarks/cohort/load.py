@@ -27,7 +27,7 @@ within one run (server CPU per request moves least with the machine's other work
 
 Usage: .venv/bin/python benchmarks/cohort/load.py [--learners 1000] [--duration 60] [--think-ms 5000]
            [--backends sqlite,postgresql] [--workers N (default: cores, for PostgreSQL)] [--out FILE]
-           [--baseline COMMIT]
+           [--baseline COMMIT] [--port FIRST]
 """
 
 import argparse
@@ -353,7 +353,8 @@ def run_backend(backend: str, workers: int, args, pg: TemporaryPostgres | None, 
     """One measured run of the server in `checkout` (this one, or a baseline's worktree)."""
     data_dir = Path(tempfile.mkdtemp(prefix=f"cohort-bench-{backend}-"))
     db_url = pg.create_database(f"cohort_bench_{label}") if pg else f"sqlite:///{data_dir / 'course.db'}"
-    port = free_port()
+    port = args.port + len(args.ports_used) if args.port else free_port()
+    args.ports_used.append(port)
     base = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
@@ -457,7 +458,10 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results-class.json"))
     parser.add_argument("--baseline", help="also run the server of this commit (a temporary worktree) before "
                         "this checkout's, per backend, with the same driver: a ratio on the same machine's noise")
+    parser.add_argument("--port", type=int, default=0, help="the first server's port, the next run's one more "
+                        "(default: any free port), for a machine whose engineers share out port ranges")
     args = parser.parse_args()
+    args.ports_used = []
 
     host = machine()  # before the runs, so the load average says how busy the machine was beforehand
     servers = [(ROOT, "this_checkout")]
