@@ -43,6 +43,10 @@ class LearnerRow:
     exercises: dict[str, "ExerciseScore"] = field(default_factory=dict)  # chapter slug → score
     capstone: CapstoneStatus = NOTHING
 
+    def capstone_done(self, items) -> list:
+        """Those of `items` (a capstone stage's) this learner has done, ticked or detected."""
+        return [item for item in items if self.capstone.done(item.id)]
+
 
 @dataclass(frozen=True)
 class ExerciseScore:
