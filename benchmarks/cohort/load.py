@@ -348,15 +348,9 @@ def instructor_cohort(base: str, env: dict) -> tuple[httpx.Client, dict]:
     return teacher, created.json()
 
 
-def run_backend(backend: str, workers: int, args, pg: TemporaryPostgres | None, rate_store: str,
-                checkout: Path = ROOT, label: str = "this_checkout") -> dict:
-    """One measured run of the server in `checkout` (this one, or a baseline's worktree)."""
-    data_dir = Path(tempfile.mkdtemp(prefix=f"cohort-bench-{backend}-"))
-    db_url = pg.create_database(f"cohort_bench_{label}") if pg else f"sqlite:///{data_dir / 'course.db'}"
-    port = args.port + len(args.ports_used) if args.port else free_port()
-    args.ports_used.append(port)
-    base = f"http://127.0.0.1:{port}"
-    env = {
+def server_env(data_dir: Path, db_url: str, rate_store: str, checkout: Path) -> dict:
+    """The environment of `course serve` from `checkout` on this data dir and database."""
+    return {
         **os.environ,
         "COURSE_DATA_DIR": str(data_dir),
         "COURSE_DATABASE_URL": db_url,
@@ -368,6 +362,17 @@ def run_backend(backend: str, workers: int, args, pg: TemporaryPostgres | None, 
         # A baseline's worktree has no built static files; it serves this checkout's (built by make setup).
         "COURSE_ASSETS_DIR": str(ROOT / "build" / "assets"),
     }
+
+
+def run_backend(backend: str, workers: int, args, pg: TemporaryPostgres | None, rate_store: str,
+                checkout: Path = ROOT, label: str = "this_checkout") -> dict:
+    """One measured run of the server in `checkout` (this one, or a baseline's worktree)."""
+    data_dir = Path(tempfile.mkdtemp(prefix=f"cohort-bench-{backend}-"))
+    db_url = pg.create_database(f"cohort_bench_{label}") if pg else f"sqlite:///{data_dir / 'course.db'}"
+    port = args.port + len(args.ports_used) if args.port else free_port()
+    args.ports_used.append(port)
+    base = f"http://127.0.0.1:{port}"
+    env = server_env(data_dir, db_url, rate_store, checkout)
     server = start_server(env, port, workers, cwd=checkout)
     load_before = [round(x, 2) for x in os.getloadavg()]
     try:
