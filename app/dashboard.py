@@ -183,7 +183,9 @@ def build_dashboard(
     shown and chapter, and one per question and option."""
     everyone = _member_learners(cohort)
     with reading(factory) as session:
-        total = session.scalar(select(func.count()).select_from(CohortMember).where(CohortMember.cohort_id == cohort.id))
+        total = session.scalar(
+            select(func.count()).select_from(CohortMember).where(CohortMember.cohort_id == cohort.id)
+        )
         shown_page = None
         if page is not None:
             count = max(1, -(-total // PAGE_SIZE))
@@ -217,7 +219,9 @@ def build_dashboard(
         attempts = attempt_counts(session, everyone)
         capstone = cohort_capstone(session, course.capstone.meta, shown) if course.capstone else {}
 
-    rows = {uid: LearnerRow(uid, name, email, as_utc(joined), as_utc(seen)) for uid, name, email, joined, seen in members}
+    rows = {
+        uid: LearnerRow(uid, name, email, as_utc(joined), as_utc(seen)) for uid, name, email, joined, seen in members
+    }
     opened_by = {(uid, slug) for uid, slug in opened}
     scores = {(uid, slug): (answered, int(correct or 0)) for uid, slug, answered, correct in learner_scores}
     for row in rows.values():

@@ -4,7 +4,8 @@ Runs are cached per parameter set (Params are frozen dataclasses), so the defaul
 page shows first is computed once, and a slider that returns to a value costs nothing. A run keeps its
 figure only as JSON (a Plotly spec as Python lists costs 2-4 times its JSON), and its API body once the API
 has asked for it, so serving it again is a dictionary lookup; the async handlers serve such hits on the event
-loop and send only new parameter sets to the thread pool. The cache is bounded by bytes, not entries: runs differ 20-fold in size.
+loop and send only new parameter sets to the thread pool. The cache is bounded by bytes, not entries: runs
+differ 20-fold in size.
 """
 
 import dataclasses

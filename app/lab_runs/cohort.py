@@ -44,7 +44,9 @@ def _best(current: float | None, value) -> float | None:
     return value if current is None else max(current, value)
 
 
-def build_cohort_labs(factory: sessionmaker[Session], cohort: Cohort, account_ids: list[int] | None = None) -> CohortLabs:
+def build_cohort_labs(
+    factory: sessionmaker[Session], cohort: Cohort, account_ids: list[int] | None = None
+) -> CohortLabs:
     """Every member's labs, or only those of `account_ids` (a page of the dashboard, in that order); the sweeps'
     points are every member's either way."""
     with reading(factory) as session:

@@ -50,7 +50,8 @@ async def _measure(base: str, db_url: str, server_pid: int, teacher_cookies: dic
         out[kind] = await _cpu_ms(server_pid, (load.one_click(pick(), rng, {kind: 1}) for _ in range(args.reps)))
     moved = [(learner, state) for learner in learners for state in learner.slider_states][-args.reps:]
     out["move_slider_to_a_state_run_before"] = await _cpu_ms(server_pid, (
-        learner.request("GET", f"/simulations/{name}", params={load.SLIDERS[name][0]: value}, headers={"HX-Request": "true"})
+        learner.request("GET", f"/simulations/{name}", params={load.SLIDERS[name][0]: value},
+                        headers={"HX-Request": "true"})
         for learner, (_when, name, value) in moved
     ))
     async with httpx.AsyncClient(base_url=base, cookies=teacher_cookies, timeout=120) as teacher:
@@ -60,7 +61,9 @@ async def _measure(base: str, db_url: str, server_pid: int, teacher_cookies: dic
     fresh = [load.SimulatedLearner(base, 10_000 + n) for n in range(args.reps)]
     load.enrol(db_url, cohort_id, fresh)
     await asyncio.gather(*(learner.sign_in(load.SECRET_KEY) for learner in fresh))
-    out["first_chapter_of_a_new_learner"] = await _cpu_ms(server_pid, (load.one_click(f, rng, {"open_chapter": 1}) for f in fresh))
+    out["first_chapter_of_a_new_learner"] = await _cpu_ms(
+        server_pid, (load.one_click(learner, rng, {"open_chapter": 1}) for learner in fresh)
+    )
     await asyncio.gather(*(learner.client.close() for learner in learners + fresh))
     return out
 
@@ -71,9 +74,10 @@ def run_one(checkout: Path, label: str, port: int, args) -> dict:
     env = load.server_env(data_dir, db_url, "memory://", checkout)
     server = load.start_server(env, port, 1, cwd=checkout)
     load_before = [round(x, 2) for x in os.getloadavg()]
+    base = f"http://127.0.0.1:{port}"
     try:
-        teacher, cohort = load.instructor_cohort(f"http://127.0.0.1:{port}", env)
-        cpu = asyncio.run(_measure(f"http://127.0.0.1:{port}", db_url, server.pid, dict(teacher.cookies), cohort["id"], args))
+        teacher, cohort = load.instructor_cohort(base, env)
+        cpu = asyncio.run(_measure(base, db_url, server.pid, dict(teacher.cookies), cohort["id"], args))
     finally:
         server.terminate()
         server.wait(timeout=60)

@@ -11,7 +11,9 @@ from tests.app.sweeps.conftest import sweep_app, wait_for_sweep  # noqa: F401  (
 from tests.clients import CourseClient, People
 
 
-def test_the_dashboard_shows_each_learners_runs_best_results_and_the_cohorts_sweeps(sweep_app, monkeypatch):  # noqa: F811
+def test_the_dashboard_shows_each_learners_runs_best_results_and_the_cohorts_sweeps(
+    sweep_app, monkeypatch  # noqa: F811
+):
     with CourseClient(sweep_app):  # the app's lifespan, and with it the run scheduler, lasts for the test
         _check_dashboard(People(sweep_app), monkeypatch)
 

@@ -55,7 +55,8 @@ def test_the_tables_show_one_page_in_name_order_with_links_to_the_others(cohort_
 def test_the_tables_sort_by_activity(cohort_of_five):
     instructor, cohort_id, _question = cohort_of_five
     recent = instructor.get(f"/cohorts/{cohort_id}?sort=recent").text
-    assert _names(recent) == ["Eve", "Cat"] and 'href="/cohorts/{}?sort=recent" aria-current="true"'.format(cohort_id) in recent
+    assert _names(recent) == ["Eve", "Cat"]
+    assert f'href="/cohorts/{cohort_id}?sort=recent" aria-current="true"' in recent
     assert _names(instructor.get(f"/cohorts/{cohort_id}?sort=idle&page=1").text) == ["Dan", "Ann"]
     assert _names(instructor.get(f"/cohorts/{cohort_id}?sort=recent&page=3").text) == ["Dan"]
 
