@@ -12,13 +12,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.capstone.schema import CapstoneMatter
 from app.capstone.service import NOTHING, CapstoneStatus, cohort_capstone
 from app.content import Chapter, Course, Question
 from app.db import reading
+from app.errors import AppError
 from app.exercises.service import attempt_counts
 from app.models import ChapterVisit, Cohort, CohortMember, Learner, QuizAnswer, User
 from app.progress import ChapterProgress
@@ -41,6 +42,10 @@ class LearnerRow:
     chapters: dict[str, ChapterProgress] = field(default_factory=dict)
     exercises: dict[str, "ExerciseScore"] = field(default_factory=dict)  # chapter slug → score
     capstone: CapstoneStatus = NOTHING
+
+    def capstone_done(self, items) -> list:
+        """Those of `items` (a capstone stage's) this learner has done, ticked or detected."""
+        return [item for item in items if self.capstone.done(item.id)]
 
 
 @dataclass(frozen=True)
@@ -86,72 +91,143 @@ class Dashboard:
     questions: list[QuestionStats]
     exercises: list[ExerciseStats] = field(default_factory=list)
     capstone: CapstoneMatter | None = None
+    learner_count: int = 0  # the cohort's learners; `learners` holds one page of them when `page` is set
+    page: "Page | None" = None
 
 
-def _answers(session: Session, member_learners, pick) -> list[tuple]:
-    """(account, chapter, question, option, correct) for the first (pick=min) or latest (max) answer."""
-    chosen = (
+PAGE_SIZE = 50  # learners per page of the dashboard's tables: 1,000 rows were 3.9 MB of HTML and 0.3 s of CPU
+# How the learner tables may be sorted (the `sort` query parameter): name A-Z, most or least recently active.
+SORTS = {"name": "name", "recent": "most recently active", "idle": "least recently active"}
+
+
+@dataclass(frozen=True)
+class Page:
+    """Which learners the tables show: page `number` (from 1) of `count`, `size` each, in `sort` order."""
+
+    number: int
+    count: int
+    size: int
+    sort: str
+    first: int  # the position (from 1) of the page's first learner; 0 when the cohort has none
+    last: int
+
+
+def parse_page(page: str, sort: str) -> tuple[int, str]:
+    """The page number and sort from a dashboard URL; a bad value is a 422 naming the parameter."""
+    if sort not in SORTS:
+        raise AppError(422, f"sort: use one of {', '.join(SORTS)}.")
+    if not page.isdigit() or int(page) < 1 or len(page) > 9:
+        raise AppError(422, "page: use a page number from 1.")
+    return int(page), sort
+
+
+def _member_learners(cohort: Cohort, account_ids: list[int] | None = None):
+    """(learner id, account id) of the cohort's members' browsers; only `account_ids`' when given."""
+    query = select(Learner.id, Learner.account_id)
+    if account_ids is None:
+        query = query.join(CohortMember, CohortMember.user_id == Learner.account_id).where(
+            CohortMember.cohort_id == cohort.id
+        )
+    else:
+        query = query.where(Learner.account_id.in_(account_ids))
+    return query.subquery()
+
+
+def _chosen_answers(member_learners, pick):
+    """The ids of each account's first (pick=min) or latest (max) answer to each question."""
+    return (
         select(pick(QuizAnswer.id))
         .join(member_learners, member_learners.c.id == QuizAnswer.learner_id)
         .group_by(member_learners.c.account_id, QuizAnswer.chapter_slug, QuizAnswer.question_id)
     )
-    return session.execute(
-        select(
-            member_learners.c.account_id,
-            QuizAnswer.chapter_slug,
-            QuizAnswer.question_id,
-            QuizAnswer.option_id,
-            QuizAnswer.correct,
-        )
-        .join(member_learners, member_learners.c.id == QuizAnswer.learner_id)
-        .where(QuizAnswer.id.in_(chosen))
-    ).all()
 
 
-def build_dashboard(factory: sessionmaker[Session], course: Course, cohort: Cohort) -> Dashboard:
-    member_learners = (
-        select(Learner.id, Learner.account_id)
+def _correct_count():
+    return func.sum(case((QuizAnswer.correct, 1), else_=0))
+
+
+def _members(session: Session, cohort: Cohort, sort: str, page: tuple[int, int] | None) -> list[tuple]:
+    """(account id, name, email, joined, last seen) of the cohort's members in `sort` order; one page of
+    them when `page` is (number, size)."""
+    last_seen = (
+        select(Learner.account_id, func.max(Learner.last_seen_at).label("seen"))
         .join(CohortMember, CohortMember.user_id == Learner.account_id)
         .where(CohortMember.cohort_id == cohort.id)
+        .group_by(Learner.account_id)
         .subquery()
     )
+    by_name = (func.lower(User.display_name), User.id)
+    order = {
+        "name": by_name,
+        "recent": (last_seen.c.seen.desc().nulls_last(), *by_name),
+        "idle": (last_seen.c.seen.asc().nulls_first(), *by_name),
+    }[sort]
+    query = (
+        select(User.id, User.display_name, User.email, CohortMember.joined_at, last_seen.c.seen)
+        .join(CohortMember, CohortMember.user_id == User.id)
+        .outerjoin(last_seen, last_seen.c.account_id == User.id)
+        .where(CohortMember.cohort_id == cohort.id)
+        .order_by(*order)
+    )
+    if page is not None:
+        number, size = page
+        query = query.limit(size).offset((number - 1) * size)
+    return session.execute(query).all()
+
+
+def build_dashboard(
+    factory: sessionmaker[Session], course: Course, cohort: Cohort, page: int | None = None, sort: str = "name"
+) -> Dashboard:
+    """The dashboard; with `page`, the learner rows are that page of PAGE_SIZE in `sort` order (the cohort's
+    figures still count every learner). The totals are aggregated in SQL; Python sees one row per learner
+    shown and chapter, and one per question and option."""
+    everyone = _member_learners(cohort)
     with reading(factory) as session:
-        members = session.execute(
-            select(User.id, User.display_name, User.email, CohortMember.joined_at)
-            .join(CohortMember, CohortMember.user_id == User.id)
-            .where(CohortMember.cohort_id == cohort.id)
-            .order_by(func.lower(User.display_name), User.id)
-        ).all()
-        last_seen = session.execute(
-            select(Learner.account_id, func.max(Learner.last_seen_at))
-            .join(CohortMember, CohortMember.user_id == Learner.account_id)
-            .where(CohortMember.cohort_id == cohort.id)
-            .group_by(Learner.account_id)
-        ).all()
+        total = session.scalar(
+            select(func.count()).select_from(CohortMember).where(CohortMember.cohort_id == cohort.id)
+        )
+        shown_page = None
+        if page is not None:
+            count = max(1, -(-total // PAGE_SIZE))
+            number = min(page, count)
+            first = (number - 1) * PAGE_SIZE
+            shown_page = Page(number, count, PAGE_SIZE, sort, first + 1 if total else 0, min(total, first + PAGE_SIZE))
+        members = _members(session, cohort, sort, (shown_page.number, PAGE_SIZE) if shown_page else None)
+        shown = everyone if page is None else _member_learners(cohort, [m[0] for m in members])
         opened = session.execute(
-            select(member_learners.c.account_id, ChapterVisit.chapter_slug)
-            .join(member_learners, member_learners.c.id == ChapterVisit.learner_id)
+            select(shown.c.account_id, ChapterVisit.chapter_slug)
+            .join(shown, shown.c.id == ChapterVisit.learner_id)
             .distinct()
         ).all()
-        latest = _answers(session, member_learners, func.max)
-        first = _answers(session, member_learners, func.min)
-        attempts = attempt_counts(session, member_learners)
-        capstone = cohort_capstone(session, course.capstone.meta, member_learners) if course.capstone else {}
+        learner_scores = session.execute(
+            select(shown.c.account_id, QuizAnswer.chapter_slug, func.count(), _correct_count())
+            .join(shown, shown.c.id == QuizAnswer.learner_id)
+            .where(QuizAnswer.id.in_(_chosen_answers(shown, func.max)))
+            .group_by(shown.c.account_id, QuizAnswer.chapter_slug)
+        ).all()
+        latest = session.execute(
+            select(QuizAnswer.chapter_slug, QuizAnswer.question_id, func.count(), _correct_count())
+            .where(QuizAnswer.id.in_(_chosen_answers(everyone, func.max)))
+            .group_by(QuizAnswer.chapter_slug, QuizAnswer.question_id)
+        ).all()
+        first_tries = session.execute(
+            select(QuizAnswer.chapter_slug, QuizAnswer.question_id, QuizAnswer.option_id, QuizAnswer.correct,
+                   func.count())
+            .where(QuizAnswer.id.in_(_chosen_answers(everyone, func.min)))
+            .group_by(QuizAnswer.chapter_slug, QuizAnswer.question_id, QuizAnswer.option_id, QuizAnswer.correct)
+        ).all()
+        attempts = attempt_counts(session, everyone)
+        capstone = cohort_capstone(session, course.capstone.meta, shown) if course.capstone else {}
 
-    rows = {uid: LearnerRow(uid, name, email, as_utc(joined)) for uid, name, email, joined in members}
-    for uid, seen in last_seen:
-        rows[uid].last_active_at = as_utc(seen)
+    rows = {
+        uid: LearnerRow(uid, name, email, as_utc(joined), as_utc(seen)) for uid, name, email, joined, seen in members
+    }
     opened_by = {(uid, slug) for uid, slug in opened}
-    scores: Counter = Counter()
-    for uid, slug, _question, _option, correct in latest:
-        scores[(uid, slug, "answered")] += 1
-        scores[(uid, slug, "correct")] += bool(correct)
+    scores = {(uid, slug): (answered, int(correct or 0)) for uid, slug, answered, correct in learner_scores}
     for row in rows.values():
         for chapter in course.chapters:
             key = (row.user_id, chapter.slug)
-            row.chapters[chapter.slug] = ChapterProgress(
-                key in opened_by, scores[(*key, "answered")], scores[(*key, "correct")]
-            )
+            row.chapters[chapter.slug] = ChapterProgress(key in opened_by, *scores.get(key, (0, 0)))
     exercise_stats = _exercise_scores(course, rows, attempts)
     for uid, status in capstone.items():
         if uid in rows:
@@ -160,24 +236,28 @@ def build_dashboard(factory: sessionmaker[Session], course: Course, cohort: Coho
         cohort,
         course.chapters,
         list(rows.values()),
-        _question_stats(course, latest, first),
+        _question_stats(course, latest, first_tries),
         exercise_stats,
         course.capstone.meta if course.capstone else None,
+        learner_count=total,
+        page=shown_page,
     )
 
 
 def _exercise_scores(course: Course, rows: dict[int, LearnerRow], attempts: list[tuple]) -> list[ExerciseStats]:
-    """Fill each learner's exercise scores per chapter; return the cohort's figures per exercise.
+    """Fill the exercise scores per chapter of the learners in `rows`; return the cohort's figures per exercise
+    (from every learner's `attempts`).
 
     Only exercises the course still has count, so a renamed exercise does not inflate a score."""
     known = {(c.slug, e.id) for c in course.chapters for e in c.meta.exercises}
     per_learner: dict[tuple[int, str], list[int]] = {}
     per_exercise: dict[tuple[str, str], list[int]] = {}
     for uid, slug, exercise_id, count, correct in attempts:
-        if (slug, exercise_id) not in known or uid not in rows:
+        if (slug, exercise_id) not in known:
             continue
         solved = int(bool(correct))
-        for key, bucket in (((uid, slug), per_learner), ((slug, exercise_id), per_exercise)):
+        buckets = [((slug, exercise_id), per_exercise)] + ([((uid, slug), per_learner)] if uid in rows else [])
+        for key, bucket in buckets:
             totals = bucket.setdefault(key, [0, 0, 0])
             totals[0] += solved
             totals[1] += 1
@@ -193,19 +273,18 @@ def _exercise_scores(course: Course, rows: dict[int, LearnerRow], attempts: list
     return stats
 
 
-def _question_stats(course: Course, latest: list[tuple], first: list[tuple]) -> list[QuestionStats]:
-    now_correct: Counter = Counter()
-    answered: Counter = Counter()
+def _question_stats(course: Course, latest: list[tuple], first_tries: list[tuple]) -> list[QuestionStats]:
+    """Per question, from (chapter, question, answered, correct) of the latest answers and (chapter, question,
+    option, correct, learners) of the first tries."""
+    answered = {(slug, question): count for slug, question, count, _correct in latest}
+    now_correct = {(slug, question): int(correct or 0) for slug, question, _count, correct in latest}
     first_correct: Counter = Counter()
     first_wrong: dict[tuple[str, str], Counter] = {}
-    for _uid, slug, question, _option, correct in latest:
-        answered[(slug, question)] += 1
-        now_correct[(slug, question)] += bool(correct)
-    for _uid, slug, question, option, correct in first:
+    for slug, question, option, correct, count in first_tries:
         if correct:
-            first_correct[(slug, question)] += 1
+            first_correct[(slug, question)] += count
         else:
-            first_wrong.setdefault((slug, question), Counter())[option] += 1
+            first_wrong.setdefault((slug, question), Counter())[option] += count
     stats = []
     for chapter in course.chapters:
         for question in chapter.meta.quiz:
@@ -218,7 +297,8 @@ def _question_stats(course: Course, latest: list[tuple], first: list[tuple]) -> 
                 option = question.option(option_id)
                 top_wrong = WrongOption(option_id, option.text if option else option_id, count)
             stats.append(
-                QuestionStats(chapter, question, answered[key], now_correct[key], first_correct[key], top_wrong)
+                QuestionStats(chapter, question, answered.get(key, 0), now_correct.get(key, 0), first_correct[key],
+                              top_wrong)
             )
     return stats
 
@@ -249,7 +329,7 @@ def dashboard_json(dashboard: Dashboard, join_code: str) -> dict:
             "name": dashboard.cohort.name,
             "starts_on": dashboard.cohort.starts_on.isoformat() if dashboard.cohort.starts_on else None,
             "join_code": join_code,
-            "learner_count": len(dashboard.learners),
+            "learner_count": dashboard.learner_count,
         },
         "chapters": [
             {"slug": c.slug, "number": c.number, "title": c.title, "quiz_count": len(c.meta.quiz),

@@ -2,9 +2,10 @@
 
 Runs are cached per parameter set (Params are frozen dataclasses), so the default state every chapter
 page shows first is computed once, and a slider that returns to a value costs nothing. A run keeps its
-figure only as JSON (a Plotly spec as Python lists costs 2-4 times its JSON) plus its API body, so serving
-it again is a dictionary lookup; the async handlers serve such hits on the event loop and send only new
-parameter sets to the thread pool. The cache is bounded by bytes, not entries: runs differ 20-fold in size.
+figure only as JSON (a Plotly spec as Python lists costs 2-4 times its JSON), and its API body once the API
+has asked for it, so serving it again is a dictionary lookup; the async handlers serve such hits on the event
+loop and send only new parameter sets to the thread pool. The cache is bounded by bytes, not entries: runs
+differ 20-fold in size.
 """
 
 import dataclasses
@@ -62,15 +63,19 @@ class SimulationRun:
 
     @cached_property
     def api_body(self) -> bytes:
-        """`as_json()` serialised once: the body of GET /api/simulations/{name}."""
+        """`as_json()` serialised once, on the first GET /api/simulations/{name} of this state (see `api_body_async`):
+        a slider move only needs the figure, and this costs as much again (up to 7 ms for lora-rank)."""
         return json.dumps(self.as_json(), ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
 
     @cached_property
     def footprint(self) -> int:
-        """Bytes this run holds in the cache: its two serialised forms and its result's fields."""
+        """Bytes this run holds in the cache: its figure's JSON, its result's fields, and room for its API body,
+        counted ahead whether or not it is ever made (the figure again and the result's arrays as JSON: at most
+        4.5x their bytes, advisor's small result; 1.0-2.6x for the others)."""
         fields = (getattr(self.result, field.name) for field in dataclasses.fields(self.result))
         result = sum(value.nbytes if isinstance(value, np.ndarray) else sys.getsizeof(value) for value in fields)
-        return sys.getsizeof(self.figure_json) + sys.getsizeof(self.api_body) + sys.getsizeof(self.result) + result
+        api_body_room = len(self.figure_json) + 3 * result + 1024
+        return sys.getsizeof(self.figure_json) + sys.getsizeof(self.result) + result + api_body_room
 
 
 def figure_to_json(figure: dict) -> str:
@@ -151,9 +156,7 @@ class RunCache:
     @staticmethod
     def _simulate(name: str, params: Any) -> SimulationRun:
         module = simulations.REGISTRY[name]
-        run = SimulationRun.of(module, params, module.simulate(params))
-        run.footprint  # noqa: B018  (serialises the API body now, off the event loop, not on the first cache hit)
-        return run
+        return SimulationRun.of(module, params, module.simulate(params))
 
     def warm_defaults(self) -> None:
         """Simulate every default state (about 0.2 s in all), so no learner waits for the first one."""
@@ -190,6 +193,12 @@ async def run_simulation_async(name: str, query: dict[str, str]) -> SimulationRu
     (a slider drag can take milliseconds of NumPy that should not hold up other requests)."""
     params = parse_query(name, query)
     return RUNS.get(name, params) or await run_in_threadpool(RUNS.compute, name, params)
+
+
+async def api_body_async(run: SimulationRun) -> bytes:
+    """The run's API body: made in the thread pool the first time (milliseconds of JSON for the biggest runs),
+    then a lookup on the event loop."""
+    return run.__dict__.get("api_body") or await run_in_threadpool(getattr, run, "api_body")
 
 
 def describe(module: ModuleType) -> dict:

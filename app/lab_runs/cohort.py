@@ -44,24 +44,30 @@ def _best(current: float | None, value) -> float | None:
     return value if current is None else max(current, value)
 
 
-def build_cohort_labs(factory: sessionmaker[Session], cohort: Cohort) -> CohortLabs:
+def build_cohort_labs(
+    factory: sessionmaker[Session], cohort: Cohort, account_ids: list[int] | None = None
+) -> CohortLabs:
+    """Every member's labs, or only those of `account_ids` (a page of the dashboard, in that order); the sweeps'
+    points are every member's either way."""
     with reading(factory) as session:
-        members = session.execute(
+        query = (
             select(User.id, User.display_name)
             .join(CohortMember, CohortMember.user_id == User.id)
             .where(CohortMember.cohort_id == cohort.id)
             .order_by(User.display_name, User.id)
-        ).all()
+        )
+        members = session.execute(query if account_ids is None else query.where(User.id.in_(account_ids))).all()
         runs = session.execute(
-            select(Learner.account_id, Run.status, Run.metrics, Run.sweep_id, Run.overrides)
+            select(Learner.account_id, User.display_name, Run.status, Run.metrics, Run.sweep_id, Run.overrides)
             .join(Learner, Learner.id == Run.learner_id)
             .join(CohortMember, CohortMember.user_id == Learner.account_id)
+            .join(User, User.id == Learner.account_id)
             .where(CohortMember.cohort_id == cohort.id)
         ).all()
     rows = {uid: LearnerLabs(uid, name) for uid, name in members}
     points = []
-    for uid, status, metrics_text, sweep_id, overrides in runs:
-        row = rows[uid]
+    for uid, name, status, metrics_text, sweep_id, overrides in runs:
+        row = rows.get(uid) or LearnerLabs(uid, name)  # a learner off the page still counts in the sweeps chart
         row.runs += 1
         metrics = json.loads(metrics_text) if metrics_text else {}
         if status != "succeeded" or not metrics:
@@ -70,9 +76,10 @@ def build_cohort_labs(factory: sessionmaker[Session], cohort: Cohort) -> CohortL
         row.best_compliance = _best(row.best_compliance, metrics.get("compliance_after"))
         row.best_relevance = _best(row.best_relevance, metrics.get("relevance_after"))
         if sweep_id is not None and metrics.get("compliance_after") is not None:
-            points.append({"learner": row.display_name, "examples": json.loads(overrides)["train_examples"],
+            points.append({"learner": name, "examples": json.loads(overrides)["train_examples"],
                            "compliance": metrics["compliance_after"]})
-    return CohortLabs(list(rows.values()), sorted(points, key=lambda p: (p["examples"], p["learner"])))
+    listed = list(rows.values()) if account_ids is None else [rows[uid] for uid in account_ids if uid in rows]
+    return CohortLabs(listed, sorted(points, key=lambda p: (p["examples"], p["learner"])))
 
 
 def cohort_labs_json(labs: CohortLabs) -> dict:

@@ -7,7 +7,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from app import cohorts
 from app.authz import is_allowed
-from app.dashboard import build_dashboard, time_ago
+from app.dashboard import SORTS, build_dashboard, parse_page, time_ago
 from app.lab_runs.cohort import build_cohort_labs
 from app.serving.cohort import cohort_served_adapters
 from app.deps import (
@@ -79,15 +79,20 @@ def _sweeps_chart_bundle(request: Request, labs) -> str | None:
 
 @router.get("/{cohort_id}", response_class=HTMLResponse)
 def read_dashboard_page(
-    request: Request, cohort: ReadableCohort, user: CurrentUser, course: CourseDep, sessions: SessionsDep
+    request: Request, cohort: ReadableCohort, user: CurrentUser, course: CourseDep, sessions: SessionsDep,
+    page: str = "1", sort: str = "name",
 ):
-    """The dashboard: join code, learners × chapters, questions with their misconceptions, lab runs."""
-    labs = build_cohort_labs(sessions, cohort)
+    """The dashboard: join code, learners × chapters (a page of them, `page` and `sort`), questions with their
+    misconceptions, lab runs."""
+    number, sort = parse_page(page, sort)
+    dashboard = build_dashboard(sessions, course, cohort, number, sort)
+    labs = build_cohort_labs(sessions, cohort, [row.user_id for row in dashboard.learners])  # the same page
     return render(
         request,
         "cohort_dashboard.html",
         {
-            "dashboard": build_dashboard(sessions, course, cohort),
+            "dashboard": dashboard,
+            "sorts": SORTS,
             "labs": labs,
             "plotly_url": _sweeps_chart_bundle(request, labs),
             "served": cohort_served_adapters(sessions, cohort),

@@ -8,7 +8,7 @@ import simulations
 from app.deps import CourseDep
 from app.chapter_page import render_chapter
 from app.simulation_measured import simulation_for_request
-from app.simulation_runs import describe, get_module
+from app.simulation_runs import api_body_async, describe, get_module
 
 router = APIRouter(tags=["simulations"])
 
@@ -28,7 +28,7 @@ async def read_simulation(name: str, request: Request) -> Response:
     """Run one simulation with the query's parameters: `{params, result, figure}` (plus `result.measured`
     with `?run=` or `?sweep=` of yours)."""
     run = await simulation_for_request(request, name, dict(request.query_params))
-    return Response(run.api_body, media_type="application/json")
+    return Response(await api_body_async(run), media_type="application/json")
 
 
 @router.get("/simulations/{name}", response_class=HTMLResponse)

@@ -9,7 +9,8 @@ instructor with `course users create`, a cohort, and LEARNERS accounts in it (wr
 database; each learner's browser gets a signed session cookie instead of logging in). Then, from this
 process (asyncio + aiohttp, loopback only), every learner loops for DURATION seconds: it pauses a random
 0-2x THINK ms, then opens a chapter page (one visit written), moves one of a simulation's sliders to a
-random value (the htmx fragment; the model really runs), or answers a quiz question through the JSON
+random value on its step, as a range input sends (the htmx fragment; the model runs unless its worker ran
+that state before), or answers a quiz question through the JSON
 API (one answer written), in the proportions of --mix. The instructor reloads the dashboard page every
 5 s. Requests in flight at the deadline finish and count.
 
@@ -17,7 +18,8 @@ Verified after the server has stopped (so every counted view has been written): 
 a 200 is a row in quiz_answers, every chapter page that got a 200 is counted in chapter_visits (read
 straight from the database), and the instructor's dashboard shows, for each learner and chapter,
 exactly the score that learner's own last answers imply. Reported: requests, throughput, p50/p99 per
-kind, 5xx, other errors, lost writes, load average.
+kind, 5xx, other errors, lost writes, load average, and how often a slider move asked for a state asked
+for before (the run cache's hit rate, were it shared by the workers).
 
 With --baseline COMMIT, the server of that commit (a temporary `git worktree`, run with this checkout's
 virtualenv and driver) is measured first on each backend, then this checkout's: compare the two as ratios
@@ -25,7 +27,7 @@ within one run (server CPU per request moves least with the machine's other work
 
 Usage: .venv/bin/python benchmarks/cohort/load.py [--learners 1000] [--duration 60] [--think-ms 5000]
            [--backends sqlite,postgresql] [--workers N (default: cores, for PostgreSQL)] [--out FILE]
-           [--baseline COMMIT]
+           [--baseline COMMIT] [--port FIRST]
 """
 
 import argparse
@@ -68,15 +70,26 @@ SECRET_KEY = "cohort-benchmark-only-secret-key"
 COURSE = load_course(ROOT / "chapters")
 DASHBOARD_EVERY_S = 5.0
 BROWSER_ENCODINGS = "gzip, deflate, br, zstd"
-# A slider per simulation: (field, low, high, integer), the first linear numeric one.
+# A slider per simulation: (field, low, high, step), the first linear numeric one. A browser's range input
+# sends low + k * step only (the page sets step from the field's x-step), so the learners here do too.
 SLIDERS = {
     name: next(
-        (field, prop["minimum"], prop["maximum"], prop["type"] == "integer")
+        (field, prop["minimum"], prop["maximum"], prop.get("x-step") or 1)
         for field, prop in params_schema(module.Params)["properties"].items()
         if prop.get("type") in ("integer", "number") and prop.get("x-scale") != "log"
     )
     for name, module in simulations.REGISTRY.items()
 }
+
+
+def slider_value(rng: random.Random, low: float, high: float, step: float) -> str:
+    """A value the slider can take, as the browser writes it."""
+    return as_written(low + step * rng.randint(0, int((high - low) // step)))
+
+
+def as_written(value: float) -> str:
+    """A number as a range input writes it: "250", not "250.0"."""
+    return str(int(value)) if float(value).is_integer() else str(value)
 
 
 def free_port() -> int:
@@ -124,6 +137,7 @@ class SimulatedLearner:
         self.answers_ok = 0
         self.visits_ok = 0
         self.last_answer: dict[tuple[str, str], bool] = {}  # (chapter, question) → correct
+        self.slider_states: list[tuple[float, str, str]] = []  # (when, simulation, value) of each slider move
 
     async def request(self, method: str, url: str, **kwargs) -> Reply:
         async with self.client.request(method, url, **kwargs) as response:
@@ -171,9 +185,10 @@ async def one_click(learner: SimulatedLearner, rng: random.Random, mix: dict[str
             learner.visits_ok += 1
     elif kind == "move_slider":
         name = rng.choice(chapter.meta.simulations).name
-        field, low, high, integer = SLIDERS[name]
-        value = rng.randint(int(low), int(high)) if integer else round(rng.uniform(low, high), 2)
-        response = await learner.request("GET", f"/simulations/{name}", params={field: str(value)},
+        field, low, high, step = SLIDERS[name]
+        value = slider_value(rng, low, high, step)
+        learner.slider_states.append((time.monotonic(), name, value))
+        response = await learner.request("GET", f"/simulations/{name}", params={field: value},
                                          headers={"HX-Request": "true"})
     else:
         question = rng.choice(chapter.meta.quiz)
@@ -333,14 +348,9 @@ def instructor_cohort(base: str, env: dict) -> tuple[httpx.Client, dict]:
     return teacher, created.json()
 
 
-def run_backend(backend: str, workers: int, args, pg: TemporaryPostgres | None, rate_store: str,
-                checkout: Path = ROOT, label: str = "this_checkout") -> dict:
-    """One measured run of the server in `checkout` (this one, or a baseline's worktree)."""
-    data_dir = Path(tempfile.mkdtemp(prefix=f"cohort-bench-{backend}-"))
-    db_url = pg.create_database(f"cohort_bench_{label}") if pg else f"sqlite:///{data_dir / 'course.db'}"
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {
+def server_env(data_dir: Path, db_url: str, rate_store: str, checkout: Path) -> dict:
+    """The environment of `course serve` from `checkout` on this data dir and database."""
+    return {
         **os.environ,
         "COURSE_DATA_DIR": str(data_dir),
         "COURSE_DATABASE_URL": db_url,
@@ -352,6 +362,17 @@ def run_backend(backend: str, workers: int, args, pg: TemporaryPostgres | None, 
         # A baseline's worktree has no built static files; it serves this checkout's (built by make setup).
         "COURSE_ASSETS_DIR": str(ROOT / "build" / "assets"),
     }
+
+
+def run_backend(backend: str, workers: int, args, pg: TemporaryPostgres | None, rate_store: str,
+                checkout: Path = ROOT, label: str = "this_checkout") -> dict:
+    """One measured run of the server in `checkout` (this one, or a baseline's worktree)."""
+    data_dir = Path(tempfile.mkdtemp(prefix=f"cohort-bench-{backend}-"))
+    db_url = pg.create_database(f"cohort_bench_{label}") if pg else f"sqlite:///{data_dir / 'course.db'}"
+    port = args.port + len(args.ports_used) if args.port else free_port()
+    args.ports_used.append(port)
+    base = f"http://127.0.0.1:{port}"
+    env = server_env(data_dir, db_url, rate_store, checkout)
     server = start_server(env, port, workers, cwd=checkout)
     load_before = [round(x, 2) for x in os.getloadavg()]
     try:
@@ -388,10 +409,25 @@ def run_backend(backend: str, workers: int, args, pg: TemporaryPostgres | None, 
         "load_average_before_and_after": [load_before, [round(x, 2) for x in os.getloadavg()]],
         "server_errors_5xx": result["failures"].get("5xx", 0),
         "other_failures": {k: v for k, v in result["failures"].items() if k != "5xx"},
+        **slider_repeats(result["learners"]),
         **checks,
     }
     print(json.dumps(report, indent=2), flush=True)
     return report
+
+
+def slider_repeats(learners: list[SimulatedLearner]) -> dict:
+    """How often a slider move asked for a state asked for before in the run (by anyone), or a default (the
+    server simulates those at start): the hit rate of one run cache shared by every worker, an upper bound for
+    the per-worker caches."""
+    seen = {(name, as_written(getattr(module.Params(), SLIDERS[name][0]))) for name, module in simulations.REGISTRY.items()}
+    moves = sorted(move for learner in learners for move in learner.slider_states)
+    repeats = 0
+    for _when, name, value in moves:
+        repeats += (name, value) in seen
+        seen.add((name, value))
+    return {"slider_moves": len(moves), "slider_states_distinct": len(seen),
+            "slider_moves_to_a_state_seen_before": round(repeats / len(moves), 3) if moves else None}
 
 
 def machine() -> dict:
@@ -427,7 +463,10 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results-class.json"))
     parser.add_argument("--baseline", help="also run the server of this commit (a temporary worktree) before "
                         "this checkout's, per backend, with the same driver: a ratio on the same machine's noise")
+    parser.add_argument("--port", type=int, default=0, help="the first server's port, the next run's one more "
+                        "(default: any free port), for a machine whose engineers share out port ranges")
     args = parser.parse_args()
+    args.ports_used = []
 
     host = machine()  # before the runs, so the load average says how busy the machine was beforehand
     servers = [(ROOT, "this_checkout")]

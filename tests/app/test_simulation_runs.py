@@ -2,6 +2,7 @@
 simulation per state however many requests miss on it at once, a failure reaching every waiter, and the
 memory it holds bounded in bytes."""
 
+import asyncio
 import gc
 import json
 import threading
@@ -12,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 import simulations
-from app.simulation_runs import RunCache
+from app.simulation_runs import RunCache, api_body_async
 
 NAME = "break-even"
 DEFAULT = simulations.REGISTRY[NAME].Params()
@@ -98,6 +99,16 @@ def test_the_cached_api_body_is_the_runs_json():
     run = RunCache().compute(NAME, DEFAULT)
     assert json.loads(run.api_body) == json.loads(json.dumps(run.as_json()))
     assert "</" not in run.figure_json
+
+
+def test_the_api_body_is_made_only_when_the_api_asks_for_it_and_its_room_is_counted_ahead():
+    # A slider move needs only the figure; for every simulation the room counted ahead covers the real body.
+    for name, module in simulations.REGISTRY.items():
+        run = RunCache().compute(name, module.Params())
+        assert "api_body" not in run.__dict__
+        body = asyncio.run(api_body_async(run))
+        assert body is run.api_body and json.loads(body)["params"] == json.loads(json.dumps(run.as_json()))["params"]
+        assert len(body) <= run.footprint - len(run.figure_json), name
 
 
 def test_the_cache_holds_at_most_its_bytes_of_runs_however_many_slider_states_pass():

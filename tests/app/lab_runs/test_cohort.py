@@ -3,17 +3,27 @@ sweep points as a chart, in the JSON, the page and the CSV."""
 
 import csv
 import io
+import re
+
+from app import dashboard
 
 from tests.app.sweeps.conftest import sweep_app, wait_for_sweep  # noqa: F401  (the stand-in sweep app)
 from tests.clients import CourseClient, People
 
 
-def test_the_dashboard_shows_each_learners_runs_best_results_and_the_cohorts_sweeps(sweep_app):  # noqa: F811
+def test_the_dashboard_shows_each_learners_runs_best_results_and_the_cohorts_sweeps(
+    sweep_app, monkeypatch  # noqa: F811
+):
     with CourseClient(sweep_app):  # the app's lifespan, and with it the run scheduler, lasts for the test
-        _check_dashboard(People(sweep_app))
+        _check_dashboard(People(sweep_app), monkeypatch)
 
 
-def _check_dashboard(people):
+def _lab_table_names(html: str) -> list[str]:
+    table = html.split('id="lab-runs-title"')[1].split("</table>")[0]
+    return re.findall(r'<tr><th scope="row">([^<]+)</th>', table)
+
+
+def _check_dashboard(people, monkeypatch):
     instructor = people.instructor("Grace")
     cohort = instructor.post("/api/cohorts", json={"name": "Lab cohort"}).json()
     ada, bob = people.learner("Ada"), people.learner("Bob")
@@ -45,3 +55,8 @@ def _check_dashboard(people):
     table = list(csv.DictReader(io.StringIO(exported.text)))
     assert [(r["learner"], r["runs"], r["best_compliance"]) for r in table] == [("Ada", "2", "0.5"), ("Bob", "0", "")]
     assert ada.get(f"/api/cohorts/{cohort['id']}/export.csv?table=labs").status_code == 404
+    # A page of one learner: the lab table shows that page's learner, the sweeps chart everyone's points.
+    monkeypatch.setattr(dashboard, "PAGE_SIZE", 1)
+    first, second = (instructor.get(f"/cohorts/{cohort['id']}?page={n}").text for n in (1, 2))
+    assert _lab_table_names(first) == ["Ada"] and _lab_table_names(second) == ["Bob"]
+    assert 'id="cohort-sweeps-chart"' in second and "Cohort median" in second
