@@ -1,7 +1,8 @@
 """Compresses dynamic responses (pages, fragments, JSON) in the best encoding the client accepts: zstd,
-then brotli, then gzip; a body seen moments ago is not compressed again. Only a body sent in one piece is compressed; a streamed one (server-sent events,
-file downloads) passes through untouched and unbuffered, and so does anything already encoded (the
-precompressed static files) or too small to gain.
+then brotli, then gzip; a body seen moments ago is not compressed again. Only a body sent in one piece is
+compressed; a streamed one (server-sent events, file downloads) passes through untouched and unbuffered,
+and so does anything already encoded (the precompressed static files, a chapter page its handler finished
+in this client's encoding) or too small to gain.
 """
 
 import gzip
@@ -31,6 +32,11 @@ _ENCODERS = {
     "br": lambda body: brotli.compress(body, quality=4),
     "gzip": lambda body: gzip.compress(body, compresslevel=5, mtime=0),
 }
+
+
+def compress(encoding: str, body: bytes) -> bytes:
+    """`body` in `encoding` (one of zstd, br, gzip), at this module's per-request levels."""
+    return _ENCODERS[encoding](body)
 
 
 class _RecentlyCompressed:
