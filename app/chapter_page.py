@@ -20,9 +20,9 @@ from app.compression import choose_encoding, compress
 from app.content import Chapter, Option
 from app.exercises.service import exercise_states
 from app.exercises.views import exercise_views
-from app.identity import current_visitor
+from app.identity import Visitor, current_visitor, load_current_user, visitor_knowing
 from app.lab_runs.views import mount_labs
-from app.page_cache import CACHE_BYTES, PageCache, content_versions
+from app.page_cache import CACHE_BYTES, PageCache, content_versions, learner_rows, versions_of
 from app.progress import latest_answers
 from app.quiz import option_orders
 from app.simulation_runs import run_simulation
@@ -112,17 +112,17 @@ def render_chapter(
     `refused` (exercise id → (answer, message)) shows an answer that could not be checked beside its
     exercise, as typed, and answers 422."""
     app = request.app
-    visitor = current_visitor(request)
-    app.state.visits.record(visitor.learner_id, chapter.slug)
     shown = {name: query for name, query in states.items() if query}
-    key = None
-    if not shown and not refused:
+    visitor, versions = _visitor_and_versions(request, cacheable=not shown and not refused)
+    app.state.visits.record(visitor.learner_id, chapter.slug)
+    if versions == ():  # a new learner, whose first visit has just written its row: key the page by that row
         versions = content_versions(app.state.sessions, visitor.learner_ids)
-        if versions is not None:
-            # The header shows links by role; the quiz's option order follows this browser's learner; the rest
-            # is the learners' content, which their versions vouch for.
-            user = (visitor.user.id, visitor.user.role) if visitor.user else None
-            key = (chapter.slug, visitor.learner_id, tuple(sorted(visitor.learner_ids)), versions, user)
+    key = None
+    if versions is not None:
+        # The header shows links by role; the quiz's option order follows this browser's learner; the rest
+        # is the learners' content, which their versions vouch for.
+        user = (visitor.user.id, visitor.user.role) if visitor.user else None
+        key = (chapter.slug, visitor.learner_id, tuple(sorted(visitor.learner_ids)), versions, user)
     token = request.scope["state"].get("csrf_token", "")
     if key is None:
         page = _render(request, chapter, visitor, shown, refused)
@@ -144,6 +144,24 @@ def render_chapter(
         return HTMLResponse(body)
     # Already encoded: app.compression passes it through as it is.
     return Response(body, media_type="text/html", headers={"Content-Encoding": encoding, "Vary": "Accept-Encoding"})
+
+
+def _visitor_and_versions(request: Request, cacheable: bool) -> tuple[Visitor, tuple | None]:
+    """This request's visitor and, for a page that may come from the cache, its learners' content versions
+    (None: render it). An anonymous browser's learner is read once for both: its version, and whether an
+    account has claimed it (then app.identity starts a new learner, whose versions are read anew)."""
+    sessions = request.app.state.sessions
+    if not cacheable:
+        return current_visitor(request), None
+    if load_current_user(request) is None:
+        learner = request.scope["state"]["learner"].get()
+        rows = learner_rows(sessions, [learner])
+        visitor = visitor_knowing(request, rows[0][3] if rows else None)
+        if visitor.learner_ids == (learner,):
+            return visitor, versions_of(rows)
+    else:
+        visitor = current_visitor(request)
+    return visitor, content_versions(sessions, visitor.learner_ids)
 
 
 def _render(request: Request, chapter: Chapter, visitor, shown: dict, refused: dict | None) -> str:

@@ -27,13 +27,14 @@ def create_db_engine(url: str) -> Engine:
         # never holds a thread while it waits for a connection.
         return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=30)
 
-    # The pool as large as PostgreSQL's: with SQLAlchemy's default (5 kept, 10 more opened and closed on demand)
-    # 16 concurrent page views opened a connection, and ran its PRAGMAs, on many of their reads.
+    # As many kept connections as the thread pool has threads (they open only when that many are in use at once):
+    # with SQLAlchemy's default (5 kept, 10 more opened and closed on demand), and still with 10 kept, 16
+    # concurrent page views opened a connection, and ran its PRAGMAs, on many of their reads.
     engine = create_engine(
         url,
         connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
-        pool_size=10,
-        max_overflow=30,
+        pool_size=40,
+        max_overflow=10,
     )
 
     @event.listens_for(engine, "connect")

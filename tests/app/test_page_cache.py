@@ -185,3 +185,21 @@ def test_a_finished_page_is_kept_per_encoding_and_each_decodes_to_the_same_page(
     assert set(re.findall(r'name="csrftoken" value="([^"]+)"', pages["zstd"])) == {token}
     assert any(key[1:] == (token, "gzip") and gzip.decompress(body).decode() == pages["gzip"]
                for key, body in _finished_pages(app.state.templates)._pages.items())
+
+
+def test_a_copied_learner_cookie_of_an_account_gets_a_new_learners_page_not_the_accounts(people, course):
+    """The chapter page reads whether the browser's learner was claimed together with its version: a cookie
+    an account claimed starts a new learner here too, and never sees (or caches) the account's answers."""
+    from tests.app.test_identity import _copy_cookie
+
+    chapter = course.chapters[0]
+    question = chapter.meta.quiz[0]
+    owner = people.learner()
+    owner.answer(chapter, question, question.correct_option.id)
+    assert "Correct." in _question_html(owner.get(chapter.url).text, question.id)
+    thief = _copy_cookie(owner, "learner")
+    copied = thief.cookies["learner"]
+    for _ in range(2):  # the second view is the cached one
+        html = thief.get(chapter.url).text
+        assert "Correct." not in _question_html(html, question.id)
+        assert thief.cookies["learner"] != copied
