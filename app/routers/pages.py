@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from app.chapter_page import render_chapter
+from app.chapter_page import chapter_view
 from app.deps import ChapterDep, CourseDep, SessionsDep
 from app.identity import CurrentVisitor
 from app.progress import course_progress
@@ -36,6 +36,6 @@ def read_home(request: Request, course: CourseDep, sessions: SessionsDep, visito
 
 
 @router.get("/chapters/{slug}", response_class=HTMLResponse)
-def read_chapter(request: Request, chapter: ChapterDep):
+async def read_chapter(request: Request, chapter: ChapterDep):
     """One chapter: text, simulations at their defaults, quiz with any earlier answers, navigation."""
-    return render_chapter(request, chapter, states={})
+    return await chapter_view(request, chapter, states={})
