@@ -8,6 +8,7 @@ in this client's encoding) or too small to gain.
 import gzip
 import hashlib
 from collections import OrderedDict
+from functools import lru_cache
 
 import brotli
 import zstandard
@@ -65,6 +66,14 @@ class _RecentlyCompressed:
 
 def choose_encoding(accept_encoding: str) -> str | None:
     """The first of zstd, br, gzip that the Accept-Encoding header allows (q=0 refuses one)."""
+    # A browser sends the same short header on every request: parsed once. Only short ones are remembered, so
+    # the cache stays small (256 × ~100 characters) whatever a client sends.
+    if len(accept_encoding) <= CACHED_HEADER_CHARS:
+        return _cached_choice(accept_encoding)
+    return _choose(accept_encoding)
+
+
+def _choose(accept_encoding: str) -> str | None:
     offered = {}
     for part in accept_encoding.lower().split(","):
         name, _, params = part.strip().partition(";")
@@ -79,6 +88,10 @@ def choose_encoding(accept_encoding: str) -> str | None:
         if offered.get(encoding, offered.get("*", 0.0)) > 0:
             return encoding
     return None
+
+
+CACHED_HEADER_CHARS = 100
+_cached_choice = lru_cache(maxsize=256)(_choose)
 
 
 class CompressionMiddleware:
