@@ -1,12 +1,14 @@
 """Compresses dynamic responses (pages, fragments, JSON) in the best encoding the client accepts: zstd,
-then brotli, then gzip; a body seen moments ago is not compressed again. Only a body sent in one piece is compressed; a streamed one (server-sent events,
-file downloads) passes through untouched and unbuffered, and so does anything already encoded (the
-precompressed static files) or too small to gain.
+then brotli, then gzip; a body seen moments ago is not compressed again. Only a body sent in one piece is
+compressed; a streamed one (server-sent events, file downloads) passes through untouched and unbuffered,
+and so does anything already encoded (the precompressed static files, a chapter page its handler finished
+in this client's encoding) or too small to gain.
 """
 
 import gzip
 import hashlib
 from collections import OrderedDict
+from functools import lru_cache
 
 import brotli
 import zstandard
@@ -31,6 +33,11 @@ _ENCODERS = {
     "br": lambda body: brotli.compress(body, quality=4),
     "gzip": lambda body: gzip.compress(body, compresslevel=5, mtime=0),
 }
+
+
+def compress(encoding: str, body: bytes) -> bytes:
+    """`body` in `encoding` (one of zstd, br, gzip), at this module's per-request levels."""
+    return _ENCODERS[encoding](body)
 
 
 class _RecentlyCompressed:
@@ -59,6 +66,14 @@ class _RecentlyCompressed:
 
 def choose_encoding(accept_encoding: str) -> str | None:
     """The first of zstd, br, gzip that the Accept-Encoding header allows (q=0 refuses one)."""
+    # A browser sends the same short header on every request: parsed once. Only short ones are remembered, so
+    # the cache stays small (256 × ~100 characters) whatever a client sends.
+    if len(accept_encoding) <= CACHED_HEADER_CHARS:
+        return _cached_choice(accept_encoding)
+    return _choose(accept_encoding)
+
+
+def _choose(accept_encoding: str) -> str | None:
     offered = {}
     for part in accept_encoding.lower().split(","):
         name, _, params = part.strip().partition(";")
@@ -73,6 +88,10 @@ def choose_encoding(accept_encoding: str) -> str | None:
         if offered.get(encoding, offered.get("*", 0.0)) > 0:
             return encoding
     return None
+
+
+CACHED_HEADER_CHARS = 100
+_cached_choice = lru_cache(maxsize=256)(_choose)
 
 
 class CompressionMiddleware:

@@ -31,12 +31,17 @@ async def _sessions(request: Request) -> sessionmaker[Session]:
     return request.app.state.sessions
 
 
-async def _chapter(slug: str, course: Annotated[Course, Depends(_course)]) -> Chapter:
+def find_chapter(course: Course, slug: str) -> Chapter:
+    """The chapter `slug`, or a 404 that lists the chapters there are."""
     chapter = course.get(slug)
     if chapter is None:
         known = ", ".join(c.slug for c in course.chapters)
         raise AppError(404, f"There is no chapter {slug!r}. Chapters: {known}.")
     return chapter
+
+
+async def _chapter(slug: str, course: Annotated[Course, Depends(_course)]) -> Chapter:
+    return find_chapter(course, slug)
 
 
 SettingsDep = Annotated[Settings, Depends(_settings)]

@@ -68,6 +68,12 @@ class Visitor:
 
 
 def current_visitor(request: Request) -> Visitor:
+    return visitor_knowing(request, _MISSING)
+
+
+def visitor_knowing(request: Request, learner_account) -> Visitor:
+    """current_visitor, for a caller that has read the account that claimed this browser's learner (an id or
+    None; `_MISSING`: not read), so an anonymous view makes no read of its own here."""
     state = _state(request)
     if "visitor" in state:
         return state["visitor"]
@@ -75,7 +81,9 @@ def current_visitor(request: Request) -> Visitor:
     holder = state["learner"]
     learner = holder.get()
     if user is None:
-        if accounts.learner_account(request.app.state.sessions, learner) is not None:
+        if learner_account is _MISSING:
+            learner_account = accounts.learner_account(request.app.state.sessions, learner)
+        if learner_account is not None:
             # An account's learner: its cookie alone (a copy, or one kept after logging out) does not act for
             # the account, so this browser starts over as a new anonymous learner.
             learner = holder.switch()

@@ -21,19 +21,29 @@ from app.lab_runs.models import ACTIVE
 # whole page at 2 bytes a character, so a page is counted by what it occupies (sys.getsizeof), not by its length.
 CACHE_BYTES = 24_000_000
 
-# Every chapter view asks this, so it is plain SQL on a bare connection (app.db.read_rows).
-_VERSIONS = ("SELECT id, content_version, EXISTS (SELECT 1 FROM runs WHERE runs.learner_id = learners.id AND runs.status"
-             f" IN ({', '.join(repr(status) for status in ACTIVE)})) FROM learners WHERE id IN ({{marks}})")
+# Every chapter view asks this, so it is plain SQL on a bare connection (app.db.read_rows). The account column
+# lets an anonymous view learn whether its learner was claimed (app.identity) in the same read.
+_LEARNERS = ("SELECT id, content_version, EXISTS (SELECT 1 FROM runs WHERE runs.learner_id = learners.id AND "
+             f"runs.status IN ({', '.join(repr(status) for status in ACTIVE)})), account_id FROM learners "
+             "WHERE id IN ({marks})")
+
+
+def learner_rows(factory: sessionmaker[Session], learner_ids: Collection[str]) -> list[tuple]:
+    """(id, content version, has an active run, claiming account id) of each learner that has a row."""
+    return read_rows(factory, _LEARNERS.format(marks=marks(learner_ids)), list(learner_ids)) if learner_ids else []
+
+
+def versions_of(rows: list[tuple]) -> tuple | None:
+    """The learners' content versions from `learner_rows` (a cache key part), or None while any of them has an
+    active run."""
+    if any(active for _, _, active, _ in rows):
+        return None
+    return tuple(sorted((learner, version) for learner, version, _, _ in rows))
 
 
 def content_versions(factory: sessionmaker[Session], learner_ids: Collection[str]) -> tuple | None:
     """The learners' content versions (a cache key part), or None while any of them has an active run."""
-    if not learner_ids:
-        return ()
-    rows = read_rows(factory, _VERSIONS.format(marks=marks(learner_ids)), list(learner_ids))
-    if any(active for _, _, active in rows):
-        return None
-    return tuple(sorted((learner, version) for learner, version, _ in rows))
+    return versions_of(learner_rows(factory, learner_ids))
 
 
 class PageCache:

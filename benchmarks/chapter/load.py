@@ -7,11 +7,12 @@ or gzip like a browser. The baseline is a temporary `git worktree` of the given 
 checkout's virtualenv, so both sides share the machine's noise; the ratio is what the target is on.
 
 Usage: .venv/bin/python benchmarks/chapter/load.py [--baseline main] [--slug prompting-has-limits]
-                                                   [--duration 15] [--rounds 2]
+                                                   [--duration 15] [--rounds 2] [--port 18500]
 """
 
 import argparse
 import importlib.util
+import itertools
 import json
 import os
 import shutil
@@ -53,8 +54,8 @@ def server_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure(checkout: Path, slug: str, duration: int) -> dict:
-    port = free_port()
+def measure(checkout: Path, slug: str, duration: int, port: int | None = None) -> dict:
+    port = port or free_port()
     server = serve(checkout, port)
     try:
         url = f"http://127.0.0.1:{port}/chapters/{slug}"
@@ -83,6 +84,8 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=15, help="seconds of wrk per side and round")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds (baseline, this) per side")
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results.json"))
+    parser.add_argument("--port", type=int, default=None,
+                        help="serve on this port and the next ones, one per server (default: free ports)")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install -y wrk")
@@ -96,9 +99,10 @@ def main() -> int:
     host = machine()
     rounds = []
     try:
+        ports = iter(range(args.port, args.port + 2 * args.rounds)) if args.port else itertools.repeat(None)
         for _ in range(args.rounds):
-            baseline = measure(baseline_dir, args.slug, args.duration)
-            current = measure(ROOT, args.slug, args.duration)
+            baseline = measure(baseline_dir, args.slug, args.duration, next(ports))
+            current = measure(ROOT, args.slug, args.duration, next(ports))
             rounds.append({"baseline": baseline, "this_checkout": current, "load_average_after": os.getloadavg(),
                            "ratio_req_per_s": round(current["requests_per_s"] / baseline["requests_per_s"], 2),
                            "ratio_server_cpu_per_request": round(

@@ -11,6 +11,7 @@ Usage: .venv/bin/python benchmarks/chapter/profile_view.py [--slug prompting-has
 
 import argparse
 import asyncio
+import concurrent.futures
 import cProfile
 import pstats
 import sys
@@ -32,16 +33,30 @@ from app.simulation_runs import RUNS  # noqa: E402
 from app.sweeps import store as sweep_store  # noqa: E402
 
 
+class _InlineExecutor(concurrent.futures.Executor):
+    def submit(self, fn, /, *args, **kwargs):
+        future = concurrent.futures.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:
+            future.set_exception(exc)
+        return future
+
+
 def _inline_threadpool() -> None:
-    """Run sync handlers and dependencies on the loop's thread, so cProfile (one thread) sees them."""
+    """Run sync handlers, dependencies and the chapter views' threads' work on the loop's thread, so cProfile
+    (one thread) sees them."""
     import fastapi.dependencies.utils
     import fastapi.routing
+
+    from app import chapter_page
 
     async def inline(func, *args, **kwargs):
         return func(*args, **kwargs)
 
     fastapi.routing.run_in_threadpool = inline
     fastapi.dependencies.utils.run_in_threadpool = inline
+    chapter_page._VIEWS = _InlineExecutor()
 
 
 async def _learner_with_history(client: httpx.AsyncClient, app, slug: str) -> None:

@@ -113,3 +113,18 @@ def test_a_malformed_multipart_body_is_refused_not_a_500(app, course):
     browser.get("/")
     response = browser.post(url, content=b"--x\r\nbroken", headers={"content-type": "multipart/form-data"})
     assert response.status_code == 403
+
+
+def test_a_tokens_signature_is_checked_once_yet_the_token_still_belongs_to_its_session_only():
+    from app.csrf import CACHED_TOKEN_CHARS, CourseCSRFMiddleware
+
+    middleware = CourseCSRFMiddleware(None, secret="a test secret")
+    token = middleware._bound_token("nonce-a")
+    assert middleware._is_bound(token, "nonce-a") and middleware._is_bound(token, "nonce-a")
+    assert middleware._verified_binding.cache_info().hits == 1
+    assert not middleware._is_bound(token, "nonce-b")  # remembered, and still another session's token
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    assert not middleware._is_bound(forged, "nonce-a")
+    entries = middleware._verified_binding.cache_info().currsize
+    assert not middleware._is_bound(token + "x" * CACHED_TOKEN_CHARS, "nonce-a")
+    assert middleware._verified_binding.cache_info().currsize == entries  # a long value is not remembered

@@ -158,3 +158,48 @@ def test_pages_with_characters_beyond_latin1_are_counted_by_the_memory_they_occu
         tracemalloc.stop()
     assert 0 < len(cache) < 100
     assert held < 1.1 * budget, f"the cache holds {held / 1e6:.1f} MB for a {budget / 1e6:.1f} MB budget"
+
+
+def test_a_finished_page_is_kept_per_encoding_and_each_decodes_to_the_same_page(app, course):
+    """The bytes sent are kept per (page, token, encoding): a browser that asks for another encoding never
+    gets the first one's bytes, and every encoding carries the same page with this browser's token."""
+    import gzip
+
+    import zstandard
+
+    from app.chapter_page import _finished_pages
+
+    chapter = course.chapters[0]
+    with CourseClient(app) as browser:
+        browser.get(chapter.url)
+        token = browser.cookies["csrftoken"]
+        pages = {}
+        for encoding in ("zstd", "br", "gzip", "identity", "zstd", "br", "gzip"):
+            response = browser.get(chapter.url, headers={"Accept-Encoding": encoding})
+            assert response.headers.get("content-encoding", "identity") == encoding
+            assert "Accept-Encoding" in response.headers["vary"]
+            # The test client decodes br and gzip itself, not zstd.
+            pages[encoding] = (zstandard.ZstdDecompressor().decompressobj().decompress(response.content).decode()
+                               if encoding == "zstd" else response.text)
+    assert pages["zstd"] == pages["br"] == pages["gzip"] == pages["identity"]
+    assert set(re.findall(r'name="csrftoken" value="([^"]+)"', pages["zstd"])) == {token}
+    assert any(key[1:] == (token, "gzip") and gzip.decompress(body).decode() == pages["gzip"]
+               for key, body in _finished_pages(app.state.templates)._pages.items())
+
+
+def test_a_copied_learner_cookie_of_an_account_gets_a_new_learners_page_not_the_accounts(people, course):
+    """The chapter page reads whether the browser's learner was claimed together with its version: a cookie
+    an account claimed starts a new learner here too, and never sees (or caches) the account's answers."""
+    from tests.app.test_identity import _copy_cookie
+
+    chapter = course.chapters[0]
+    question = chapter.meta.quiz[0]
+    owner = people.learner()
+    owner.answer(chapter, question, question.correct_option.id)
+    assert "Correct." in _question_html(owner.get(chapter.url).text, question.id)
+    thief = _copy_cookie(owner, "learner")
+    copied = thief.cookies["learner"]
+    for _ in range(2):  # the second view is the cached one
+        html = thief.get(chapter.url).text
+        assert "Correct." not in _question_html(html, question.id)
+        assert thief.cookies["learner"] != copied
