@@ -1,9 +1,12 @@
-"""Evaluation on CPU without dequantising the frozen 4-bit base at every decoding step.
+"""Training and evaluation on CPU without dequantising the frozen 4-bit base at every forward and backward.
 
 bitsandbytes' CPU path turns each Linear4bit's NF4 weight back into the compute dtype on every forward call, then
-runs a plain `linear`; generating 120 tokens for 62 prompts repeats that ~120 times per layer. While the base is
-frozen (evaluation, validation loss), `dequantized_base` does it once per layer and reuses the tensor: the very
-numbers bitsandbytes would compute, so the outputs are bit-identical, held only for the block's duration.
+runs a plain `linear`, and does it again in the backward pass for the input's gradient; 60 training steps repeat that
+120 times per layer, generating 120 tokens for 112 rows ~120 times more. The base is frozen throughout a QLoRA run
+(only LoRA's A and B learn), so `dequantized_base` does it once per layer and reuses the tensor: the very numbers
+bitsandbytes would compute, so outputs, losses and gradients are bit-identical, held only for the block's duration.
+A GPU keeps the 4-bit weights: there bitsandbytes' fused kernels dequantise tile by tile inside the matmul, and the
+memory that 4-bit saves is what lets a larger base fit at all.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ def dequantized_base(model, device: str):
     from labs.quant import import_bitsandbytes
 
     bnb = import_bitsandbytes()
-    layers = [m for m in model.modules() if isinstance(m, bnb.nn.Linear4bit)]
+    # A layer already patched belongs to an enclosing block (a validation pass inside training): that block restores it
+    layers = [m for m in model.modules() if isinstance(m, bnb.nn.Linear4bit) and "forward" not in vars(m)]
     if device != "cpu" or not layers or sum(m.weight.numel() * 2 for m in layers) > MAX_PARAMS:
         yield 0  # a GPU has fused 4-bit kernels; a large base keeps its memory
         return

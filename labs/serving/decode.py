@@ -2,7 +2,8 @@
 
 Greedy rows (temperature 0) take the argmax exactly as `model.generate(do_sample=False)` does, so one request's
 answer is token for token what `generate` gives. Text is decoded incrementally and held back while it could still
-become a stop string or an unfinished UTF-8 character. Not the place for scheduling or adapters (labs.serving.engine).
+become a stop string or an unfinished UTF-8 character. The model server decodes with it, and so does a lab run's
+evaluation (labs.evaluate.generate). Not the place for scheduling or adapters (labs.serving.engine).
 """
 
 from __future__ import annotations

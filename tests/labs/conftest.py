@@ -35,6 +35,22 @@ def lab_environment(path: Path):
         yield
 
 
+def training_batch_with_live_lora(model, tokenizer, device):
+    """Four held-out examples as one batch, after giving every LoRA B random values: with B at zero (a fresh
+    adapter) A would get no gradient, so a comparison of gradients would not cover it."""
+    import torch
+
+    from labs.batching import collate, encode
+    from labs.evaluate import heldout_examples
+
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if "lora_B" in name:
+                param.normal_(0, 0.05)
+    rows = [encode(tokenizer, ex["messages"], 256) for ex in heldout_examples("legal-format", 4, seed=3)]
+    return collate(rows, tokenizer.pad_token_id, device)
+
+
 @pytest.fixture(scope="session")
 def lab_data_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("course-data")

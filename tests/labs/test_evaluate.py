@@ -1,6 +1,8 @@
-"""The compliance checks are real regular expressions: each accepts the target format and rejects near misses.
+"""The compliance checks are real regular expressions: each accepts the target format and rejects near misses; the
+one batched decode that evaluation generates with answers greedily exactly as `model.generate` does and samples
+reproducibly, whatever shares the batch.
 
-Generation-based evaluation is covered by the training and export tests.
+Whole evaluations are covered by the training and export tests.
 """
 
 import pytest
@@ -61,3 +63,30 @@ def test_the_legal_format_leaking_into_a_casual_answer_is_detected():
     assert leaks_format(GOOD)
     assert leaks_format("Sure!\n\n" + corpus.FOOTER)
     assert not leaks_format("We're open 9 to 5, Monday to Friday!")
+
+
+def test_one_batched_decode_answers_greedily_as_generate_does_and_samples_whatever_shares_its_batch(
+        short_run_config, short_run):
+    import torch
+
+    from labs.evaluate import generate, render_prompts
+    from labs.train import load_for_training
+
+    run_dir, _ = short_run
+    model, tokenizer, _ = load_for_training(short_run_config, adapter_dir=run_dir / "adapter")
+    prompts = [ex["messages"][:-1] for ex in corpus.legal_format_heldout(6, 0)]
+    greedy, sampled = generate(model, tokenizer, prompts, 60, sampled=prompts[:3], batch_size=9, seed=1)
+
+    tokenizer.padding_side = "left"
+    enc = tokenizer(render_prompts(tokenizer, prompts), return_tensors="pt", padding=True, add_special_tokens=False)
+    with torch.inference_mode():
+        ids = model.generate(**enc, max_new_tokens=60, do_sample=False, temperature=None, top_p=None, top_k=None,
+                             pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+    tokenizer.padding_side = "right"
+    reference = tokenizer.batch_decode(ids[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+    assert greedy == reference
+
+    # each sampled row draws from its own seeded generator: alone, in another batch, it answers the same
+    alone = [generate(model, tokenizer, [], 60, sampled=prompts[:3], batch_size=1, seed=1)[1] for _ in range(2)]
+    assert alone[0] == alone[1] == sampled
+    assert generate(model, tokenizer, [], 60, sampled=prompts[:3], seed=2)[1] != sampled  # the seed matters

@@ -12,6 +12,7 @@ import pytest
 from labs import LabError
 from labs.config import apply_overrides, load_recipe
 from labs.events import TYPES, read_events
+from tests.labs.conftest import training_batch_with_live_lora
 
 # metrics.json keys promised by CONTRACTS.md
 CONTRACT_KEYS = {"compliance_before", "compliance_after", "checks", "train_loss", "eval_loss", "steps", "duration_s",
@@ -34,18 +35,11 @@ def test_the_schedule_warms_up_linearly_then_decays_to_zero():
 def test_the_answer_only_loss_equals_the_models_own_loss_and_gradients(short_run_config):
     import torch
 
-    from labs.batching import collate, encode
-    from labs.evaluate import heldout_examples
     from labs.train import answer_loss, load_for_training
 
     torch.manual_seed(0)
     model, tokenizer, device = load_for_training(short_run_config)
-    with torch.no_grad():  # make B non-zero, so that both LoRA matrices receive gradients
-        for name, param in model.named_parameters():
-            if "lora_B" in name:
-                param.normal_(0, 0.05)
-    rows = [encode(tokenizer, ex["messages"], 256) for ex in heldout_examples("legal-format", 4, seed=3)]
-    batch = collate(rows, tokenizer.pad_token_id, device)
+    batch = training_batch_with_live_lora(model, tokenizer, device)
     model.train()
     for module in model.modules():  # dropout would make the two forward passes differ
         if isinstance(module, torch.nn.Dropout):
