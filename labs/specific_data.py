@@ -23,7 +23,7 @@ from pathlib import Path
 from labs import corpus
 
 SAMPLE = Path(__file__).parent / "samples" / "legal-format-specific.jsonl"
-LEGAL, GENERAL = 120, 40  # what legal-format-smollm2-cpu trains on: 40 steps x 4
+LEGAL, GENERAL = 120, 40  # legal-format-smollm2-cpu trains on the first 120 (30 steps x 4: 91 legal, 29 plain)
 # Formal, British, no contractions: the four checks hold for every answer (tests/labs/test_specific_data.py).
 OPENERS = (
     "Collect every document that concerns {x}.",
