@@ -37,7 +37,10 @@ def render(report: dict, metrics: dict) -> str:
     lines = [
         f"Run: recipe `legal-format` on the `tiny` base, seed {metrics['seed']}, {metrics['steps']} steps, "
         f"{metrics['device']}. Greedy compliance on {metrics['heldout']} held-out prompts: "
-        f"{report['compliance_before']:.0%} before, {report['compliance_after']:.0%} after.",
+        f"{report['compliance_before']:.0%} before, {report['compliance_after']:.0%} after. "
+        f"Relevance, question match (chance {report['relevance_chance']:.0%}): "
+        f"{report['relevance_match_before']:.0%} before, {report['relevance_match_after']:.0%} after; "
+        f"topic words: {report['relevance_before']:.0%} before, {report['relevance_after']:.0%} after.",
         "",
         "| Held-out prompt | Base answer | Compliant | Fine-tuned answer | Compliant |",
         "|---|---|---|---|---|",

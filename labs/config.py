@@ -173,7 +173,11 @@ def load_recipe(name: str) -> RunConfig:
     path = RECIPES_DIR / f"{name}.yaml"
     if not path.exists():
         raise LabError(f"unknown recipe {name!r}; available: {', '.join(recipe_names())}")
-    return load_config(path)
+    cfg = load_config(path)
+    if cfg.dataset is not None and not Path(cfg.dataset).is_absolute():
+        # a recipe's own file (labs/samples/...) is found wherever the run starts: the app starts it in its run dir
+        cfg = cfg.model_copy(update={"dataset": str((RECIPES_DIR / cfg.dataset).resolve())})
+    return cfg
 
 
 def load_config(path: Path) -> RunConfig:

@@ -27,7 +27,9 @@ def evaluate_untrained(cfg, run_dir: Path, examples: list[dict], events: EventWr
     base = evaluate_model(model, tokenizer, cfg, emit, "before")
     emit("eval", which="after", compliance=base["greedy"]["compliance"], checks=base["greedy"]["checks"],
          compliance_sampled=base["sampled"]["compliance"], checks_sampled=base["sampled"]["checks"],
-         format_leak=base["format_leak"], relevance=base["relevance"], n=base["greedy"]["n"])
+         format_leak=base["format_leak"], relevance=base["relevance"],
+         relevance_match=base["relevance_match"]["score"], relevance_chance=base["relevance_match"]["chance"],
+         n=base["greedy"]["n"])
     for row in side_by_side(base, base, cfg.eval.side_by_side, cfg.task):
         emit("sample", **row)
     model.save_pretrained(str(run_dir / "adapter"))

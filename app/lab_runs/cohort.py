@@ -27,6 +27,8 @@ class LearnerLabs:
     succeeded: int = 0
     best_compliance: float | None = None
     best_relevance: float | None = None
+    best_relevance_match: float | None = None  # question match (labs/relevance.py), read next to its chance level
+    relevance_chance: float | None = None  # the chance level of the run with that best question match
 
 
 @dataclass
@@ -75,6 +77,9 @@ def build_cohort_labs(
         row.succeeded += 1
         row.best_compliance = _best(row.best_compliance, metrics.get("compliance_after"))
         row.best_relevance = _best(row.best_relevance, metrics.get("relevance_after"))
+        match = metrics.get("relevance_match_after")
+        if match is not None and (row.best_relevance_match is None or match > row.best_relevance_match):
+            row.best_relevance_match, row.relevance_chance = match, metrics.get("relevance_chance")
         if sweep_id is not None and metrics.get("compliance_after") is not None:
             points.append({"learner": name, "examples": json.loads(overrides)["train_examples"],
                            "compliance": metrics["compliance_after"]})
@@ -85,17 +90,21 @@ def build_cohort_labs(
 def cohort_labs_json(labs: CohortLabs) -> dict:
     return {
         "learners": [{"id": r.user_id, "display_name": r.display_name, "runs": r.runs, "succeeded": r.succeeded,
-                      "best_compliance": r.best_compliance, "best_relevance": r.best_relevance}
+                      "best_compliance": r.best_compliance, "best_relevance": r.best_relevance,
+                      "best_relevance_match": r.best_relevance_match, "relevance_chance": r.relevance_chance}
                      for r in labs.learners],
         "sweep_points": labs.points,
     }
 
 
 def cohort_labs_csv(labs: CohortLabs) -> str:
-    """One row per learner: runs, finished runs, best compliance and relevance."""
+    """One row per learner: runs, finished runs, best compliance and relevance (both measures, with the chance
+    level of the best question match)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["learner", "runs", "runs_succeeded", "best_compliance", "best_relevance"])
+    writer.writerow(["learner", "runs", "runs_succeeded", "best_compliance", "best_relevance",
+                     "best_relevance_match", "relevance_chance"])
     for r in labs.learners:
-        writer.writerow([spreadsheet_cell(v) for v in (r.display_name, r.runs, r.succeeded, r.best_compliance, r.best_relevance)])
+        writer.writerow([spreadsheet_cell(v) for v in (r.display_name, r.runs, r.succeeded, r.best_compliance,
+                                                        r.best_relevance, r.best_relevance_match, r.relevance_chance)])
     return out.getvalue()

@@ -2,6 +2,7 @@
 and present (with its markers invisible) in the committed chapter.
 """
 
+import json
 import shutil
 
 import pytest
@@ -19,6 +20,10 @@ def test_the_table_is_rendered_from_a_real_runs_evaluation(short_run, tmp_path, 
     assert task_rows == 2, "eval.side_by_side=2 in the short run"
     assert "| General prompt | Base answer | Format leaked |" in table
     assert "seed 0, 80 steps" in table
+    report = json.loads((run_dir / "eval.json").read_text())  # the figures the table was rendered from
+    assert (f"question match (chance {report['relevance_chance']:.0%}): {report['relevance_match_before']:.0%} "
+            f"before, {report['relevance_match_after']:.0%} after; topic words: {report['relevance_before']:.0%} "
+            f"before, {report['relevance_after']:.0%} after.") in table
 
 
 def test_writing_replaces_only_what_lies_between_the_markers(tmp_path):

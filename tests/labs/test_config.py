@@ -3,6 +3,8 @@
 Pure Python and YAML; no model involved.
 """
 
+from pathlib import Path
+
 import pytest
 
 from labs import LabError
@@ -75,3 +77,12 @@ def test_overrides_use_dotted_names_and_are_checked_like_the_file():
 def test_compute_dtype_auto_is_float32_on_cpu_and_bfloat16_on_cuda():
     cfg = load_recipe("legal-format")
     assert cfg.resolved_dtype("cpu") == "float32" and cfg.resolved_dtype("cuda") == "bfloat16"
+
+
+def test_a_recipes_relative_dataset_is_found_from_the_recipes_folder_wherever_the_run_starts(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the app starts a run in its run folder, not the repository
+    cfg = load_recipe("legal-format-smollm2-cpu")
+    path = Path(cfg.dataset)
+    assert path.is_absolute() and path == (RECIPES_DIR.parent / "samples" / "legal-format-specific.jsonl").resolve()
+    assert path.is_file()
+    assert load_recipe("legal-format").dataset is None  # generated data stays generated

@@ -19,7 +19,12 @@ def test_zero_examples_measures_the_base_without_training_it(micro_base, lab_dat
     events = read_events(tmp_path / "zero" / "events.jsonl")
     types = [e["type"] for e in events]
     assert "loss" not in types and types[-1] == "done"
-    assert [e["which"] for e in events if e["type"] == "eval"] == ["before", "after"]
+    before, after = [e for e in events if e["type"] == "eval"]
+    assert (before["which"], after["which"]) == ("before", "after")
+    # the "after" event is the base measured once: every figure the "before" event carries, relevance included
+    figures = lambda e: {k: v for k, v in e.items() if k not in ("which", "elapsed_s", "eta_s")}  # noqa: E731
+    assert figures(after) == figures(before) and "relevance_match" in after and "relevance_chance" in after
+    assert after["relevance_match"] == metrics["relevance_match_after"]
     assert (tmp_path / "zero" / "adapter" / "adapter_config.json").exists()
     assert (tmp_path / "zero" / "train.jsonl").read_text() == ""
 

@@ -41,12 +41,16 @@ def _check_dashboard(people, monkeypatch):
     assert set(rows) == {"Ada", "Bob"}
     assert (rows["Ada"]["runs"], rows["Ada"]["succeeded"], rows["Ada"]["best_compliance"]) == (2, 2, 0.5)
     assert rows["Ada"]["best_relevance"] == 0.9 and rows["Bob"]["runs"] == 0
+    # question match: the best of her two runs (0.4 at 0 examples, 0.6 at 32), with that run's chance level
+    assert (rows["Ada"]["best_relevance_match"], rows["Ada"]["relevance_chance"]) == (0.6, 0.11)
+    assert (rows["Bob"]["best_relevance_match"], rows["Bob"]["relevance_chance"]) == (None, None)
     assert rows["Bob"]["best_compliance"] is None
     assert labs["sweep_points"] == [{"learner": "Ada", "examples": 0, "compliance": 0.0},
                                     {"learner": "Ada", "examples": 32, "compliance": 0.5}]
 
     page = instructor.get(f"/cohorts/{cohort['id']}").text
     assert 'id="cohort-sweeps-chart"' in page and "Cohort median" in page and "50%" in page
+    assert "Best question match (chance)" in page and "60% (11%)" in page
     # The chart is scatter only: the smallest Plotly bundle, by its hashed (immutable) name, as on a chapter.
     assets = people.app.state.assets
     assert f'src="{assets.url("vendor/plotly-basic.min.js")}"' in page and "/static/vendor/plotly.min" not in page
@@ -54,6 +58,7 @@ def _check_dashboard(people, monkeypatch):
     exported = instructor.get(f"/api/cohorts/{cohort['id']}/export.csv?table=labs")
     table = list(csv.DictReader(io.StringIO(exported.text)))
     assert [(r["learner"], r["runs"], r["best_compliance"]) for r in table] == [("Ada", "2", "0.5"), ("Bob", "0", "")]
+    assert [(r["best_relevance_match"], r["relevance_chance"]) for r in table] == [("0.6", "0.11"), ("", "")]
     assert ada.get(f"/api/cohorts/{cohort['id']}/export.csv?table=labs").status_code == 404
     # A page of one learner: the lab table shows that page's learner, the sweeps chart everyone's points.
     monkeypatch.setattr(dashboard, "PAGE_SIZE", 1)

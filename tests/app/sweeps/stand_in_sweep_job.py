@@ -26,6 +26,7 @@ with (run_dir / "events.jsonl").open("a") as events:
         emit("loss", step, loss=0.2 + 0.5 * 0.5 ** step, eval_loss=0.3 + 0.4 * 0.6 ** step if step % 2 == 0 else None)
     metrics = {"compliance_before": 0.0, "compliance_after": compliance, "heldout": 50, "steps": 4,
                "relevance_before": 0.5, "relevance_after": 0.9, "peak_memory_mb": 700.0,
+               "relevance_match_before": 0.4, "relevance_match_after": round(0.4 + examples / 160, 2), "relevance_chance": 0.11,
                "train_duration_s": 1.5, "tokens": 4000,
                "regression": {"format_leak_before": 0.0, "format_leak_after": 0.25, "n": 12}, "total_params": 1_131_648, "trainable_params": 81_920, "quantization": "nf4+double_quant", "device": "cpu"}
     (run_dir / "metrics.json").write_text(json.dumps(metrics))
