@@ -51,7 +51,7 @@ class BaseSpec:
     seq_len: int = 128  # pretraining window: a whole chat (system, question, answer) is ~80-120 tokens
     batch_size: int = 24  # 24 x 128 = 3k tokens a step: 200 steps see the corpus (~380k tokens) ~1.6 times
     steps: int = 200
-    lr: float = 4e-3  # high for a ~1M-parameter model, with warm-up and cosine decay
+    lr: float = 4e-3  # high for a model under 1M parameters, with warm-up and cosine decay
     decay: str = "cosine"  # after warm-up, "cosine" or "linear" down to lr_end x the peak
     lr_end: float = 0.1
     batch_start: int = 0  # windows in the first step, growing linearly to batch_size (0: batch_size throughout)
