@@ -45,8 +45,13 @@ def whole_builds(changes: dict[str, dict], tmp: str) -> dict:
         env={**os.environ, "COURSE_DATA_DIR": f"{tmp}/{k}"}))
         for k, v in changes.items()}
     out = {}
-    for k, (w, proc) in started.items():
-        _, status, usage = os.wait4(proc.pid, 0)
+    by_pid = {proc.pid: k for k, (_, proc) in started.items()}
+    while by_pid:  # reap whichever finishes first, so each wall time ends when that build ends
+        pid, status, usage = os.wait4(-1, 0)
+        if pid not in by_pid:
+            continue
+        k = by_pid.pop(pid)
+        w, proc = started[k]
         proc.returncode = status
         if status != 0:
             raise SystemExit(f"build {k} failed ({status})")
