@@ -232,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("base", help="build or import a base model")
     bsub = b.add_subparsers(dest="base_command", required=True, metavar="build|import-smollm2|delta-w")
     bb = bsub.add_parser("build", help="pretrain the offline default base on the synthetic corpus (cached)")
-    bb.add_argument("--name", default="tiny", help="tiny (default, ~1M parameters) or micro (tests)")
+    bb.add_argument("--name", default="tiny", help="tiny (default, ~0.6M parameters) or micro (tests)")
     bb.add_argument("--out", type=Path, help="folder (default: $COURSE_DATA_DIR/models/NAME)")
     bb.add_argument("--force", action="store_true", help="rebuild even if cached")
     bb.add_argument("--seed", type=int, help="corpus and initialisation seed (default 0); same seed, same weights")

@@ -30,18 +30,20 @@ def artefact_dir(base: str) -> Path:
 
 def build_delta_w(base: str = "tiny", force: bool = False, echo=None) -> Path:
     """Fully fine-tune one layer of `base` (cached in DATA_DIR/delta_w/BASE: delta_w.npy and meta.json)."""
+    from labs.base import resolve_base
+
     out = artefact_dir(base)
-    if not force and (out / "meta.json").exists() and (out / "delta_w.npy").exists():
-        return out
+    path = resolve_base(base, build_missing=False)
+    built_from = base_build(path)
+    if not force and (out / "delta_w.npy").exists() and _meta(out).get("base_build") == built_from:
+        return out  # cached, and taken from the base as it is built now
     import numpy as np
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from labs.base import resolve_base
     from labs.batching import batches, collate, encode
 
     t0, cpu0 = time.time(), time.process_time()
-    path = resolve_base(base, build_missing=False)
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
     name = layer_name(model.config.num_hidden_layers)
@@ -69,9 +71,24 @@ def build_delta_w(base: str = "tiny", force: bool = False, echo=None) -> Path:
     np.save(out / "delta_w.npy", delta)
     meta = {"base": base, "layer": name, "shape": list(delta.shape), "steps": STEPS, "lr": LR, "batch_size": BATCH,
             "examples": len(rows), "final_loss": round(float(loss.item()), 4), "seconds": round(time.time() - t0, 1),
-            "cpu_seconds": round(time.process_time() - cpu0, 1)}
+            "cpu_seconds": round(time.process_time() - cpu0, 1), "base_build": built_from}
     (out / "meta.json").write_text(json.dumps(meta, indent=2))
     return out
+
+
+def base_build(path: str) -> dict | None:
+    """What the base folder was built from (its build.json's spec), so a rebuilt base invalidates its ΔW."""
+    try:
+        return json.loads((Path(path) / "build.json").read_text()).get("spec")
+    except (OSError, ValueError):
+        return None
+
+
+def _meta(out: Path) -> dict:
+    try:
+        return json.loads((out / "meta.json").read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 def save_adapter_update(model, run_dir: Path) -> None:

@@ -193,7 +193,7 @@ def run(cfg, run_dir: Path, engine: str = "loop", start: float | None = None, ec
 
 
 def _build_progress(events: EventWriter):
-    """Progress events while a missing named base is built on first use (about a minute for tiny)."""
+    """Progress events while a missing named base is built on first use (35-50 s for tiny)."""
     t0 = time.time()
 
     def on_step(step: int, total: int, loss: float) -> None:

@@ -1,7 +1,8 @@
 """Where `course-lab base build` spends its time: each stage of building the tiny base timed in wall and CPU seconds
 (CPU seconds are the fairer figure on a shared machine), a sample of pretraining steps with torch.profiler's
 operators, the projection to the full build, and (unless --no-compare) the whole build before and after issue 11's
-schedule change, each in a fresh process, the two started together so they share one load. Writes base_build_profile.json and .md
+spec change: `course-lab base build` itself (base and chapter 3's ΔW) in a fresh data dir, each in a fresh process,
+the two started together so they share one load. Writes base_build_profile.json and .md
 beside this file; the hand-written section of the .md from "## Cutting pretraining" on is kept.
 
     nice -n 10 .venv/bin/python benchmarks/labs/base_build_profile.py [--steps 20] [--no-compare]
@@ -26,23 +27,31 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the CLI sets it before
 
 
 KEPT_SECTION = "## Cutting pretraining"
-# The spec shipped before issue 11: 24 windows every step, cosine decay to 10% of the peak.
-BEFORE = {"batch_size": 24, "batch_start": 0, "decay": "cosine", "lr_end": 0.1, "version": 1}
-BUILD = ("import dataclasses, json, sys; from labs.base import SPECS, build_base; "
-         "spec = dataclasses.replace(SPECS['tiny'], **json.loads(sys.argv[1])); "
-         "out = build_base(spec=spec, out=sys.argv[2], force=True, show_progress=False); "
-         "print(json.load(open(f'{out}/build.json'))['final_loss'])")
+# The `tiny` spec shipped before issue 11's third round: 4 layers, 24 windows a step.
+BEFORE = {"num_layers": 4, "batch_size": 24, "version": 1}
+BEFORE_LABEL = "before: 4 layers, 200 steps x 24 windows"
+# `course-lab base build` as a learner runs it (base, then chapter 3's ΔW), with `tiny` replaced by a variant
+BUILD = ("import dataclasses, json, sys; from labs import base; "
+         "base.SPECS['tiny'] = dataclasses.replace(base.SPECS['tiny'], **json.loads(sys.argv[1])); "
+         "from labs.cli import main; code = main(['base', 'build']); "
+         "print(json.load(open(base.models_dir() / 'tiny' / 'build.json'))['final_loss']); sys.exit(code)")
 
 
 def whole_builds(changes: dict[str, dict], tmp: str) -> dict:
     """Full builds started together, each in a fresh process (imports included, as `course-lab base build`), so
     they share one load; wall, CPU (from each child's rusage) and final pretraining loss of each."""
     started = {k: (time.perf_counter(), subprocess.Popen(
-        [sys.executable, "-c", BUILD, json.dumps(v), f"{tmp}/{k}"], cwd=ROOT, stdout=subprocess.PIPE, text=True))
+        [sys.executable, "-c", BUILD, json.dumps(v)], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "COURSE_DATA_DIR": f"{tmp}/{k}"}))
         for k, v in changes.items()}
     out = {}
-    for k, (w, proc) in started.items():
-        _, status, usage = os.wait4(proc.pid, 0)
+    by_pid = {proc.pid: k for k, (_, proc) in started.items()}
+    while by_pid:  # reap whichever finishes first, so each wall time ends when that build ends
+        pid, status, usage = os.wait4(-1, 0)
+        if pid not in by_pid:
+            continue
+        k = by_pid.pop(pid)
+        w, proc = started[k]
         proc.returncode = status
         if status != 0:
             raise SystemExit(f"build {k} failed ({status})")
@@ -144,11 +153,12 @@ def comparison_lines(r: dict) -> list[str]:
     if not r.get("whole_build"):
         return []
     rows = []
-    for label, key in (("before: 200 steps x 24 windows, cosine to 10%", "before"), ("after: as shipped now", "after")):
+    for label, key in ((BEFORE_LABEL, "before"), ("after: as shipped now", "after")):
         for b in r["whole_build"][key]:
             rows.append(f"| {label} | {b['wall_s']} s | {b['cpu_s']} s | {b['final_loss']} | {b['load']} |")
     ratio = [b["cpu_s"] / a["cpu_s"] for b, a in zip(r["whole_build"]["before"], r["whole_build"]["after"])]
-    return ["Whole build in a fresh process (imports, corpus, tokenizer, pretraining, saving), before and after, "
+    return ["`course-lab base build` in a fresh process and data dir (imports, corpus, tokenizer, pretraining, saving, "
+            "chapter 3's ΔW), before and after, "
             "started together in this one run so that both see the same load (each has the cores half the time, so "
             "each wall time is about twice what it would be alone):", "",
             "| build | wall | CPU | final pretraining loss | load average after |", "|---|---|---|---|---|",

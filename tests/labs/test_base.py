@@ -135,3 +135,22 @@ def test_a_build_recorded_before_a_spec_field_existed_still_counts_as_built_with
     (tmp_path / "build.json").write_text(json.dumps({"spec": older}))
     assert is_built(spec, tmp_path)
     assert not is_built(dataclasses.replace(spec, batch_start=6), tmp_path)
+
+
+def test_every_named_spec_keeps_the_shapes_the_4bit_lora_path_needs():
+    from labs.base import SPECS
+
+    for spec in SPECS.values():  # bnb's CPU 4-bit path asserts out_features % 32 == 0 for every quantized Linear
+        assert spec.hidden_size % 32 == 0 and spec.intermediate_size % 32 == 0 and spec.vocab_size % 32 == 0
+        assert spec.hidden_size // spec.num_heads == 32 and spec.hidden_size % spec.num_heads == 0
+
+
+def test_a_tiny_base_built_with_the_four_layer_spec_is_rebuilt_not_served_as_the_new_one(tmp_path):
+    from labs.base import SPECS, is_built
+
+    four_layers = dataclasses.replace(SPECS["tiny"], num_layers=4, batch_size=24, version=1)  # shipped until v2
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "build.json").write_text(json.dumps({"spec": dataclasses.asdict(four_layers)}))
+    assert is_built(four_layers, tmp_path)
+    assert not is_built(SPECS["tiny"], tmp_path)
+    assert SPECS["tiny"].version > four_layers.version
