@@ -42,12 +42,29 @@ from app.content import load_course  # noqa: E402
 COURSE = load_course(ROOT / "chapters")
 SAMPLE_EVERY_S = 5.0
 FLAT_SLOPE_MB_PER_MIN = 0.5
+STARTUP_TIMEOUT_S = 600.0
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def wait_until_serving(base: str, server: subprocess.Popen, timeout_s: float = STARTUP_TIMEOUT_S) -> None:
+    """Until /healthz answers: by the clock, not a count of tries (a start under tracemalloc on a busy
+    machine took over a minute, and a refused connection returns at once)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"the server exited with status {server.returncode} before it served")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"the server did not answer /healthz in {timeout_s:.0f} s")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -210,12 +227,7 @@ def main() -> int:
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         base = f"http://127.0.0.1:{port}"
         try:
-            for _ in range(300):
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.2)
+            wait_until_serving(base, server)
             result = asyncio.run(soak(base, server.pid, args.users, args.duration, args.think_ms / 1000))
         finally:
             server.terminate()
