@@ -109,7 +109,12 @@ class Visitor:
     async def wait_finished(self, timeout_s: float = 300) -> None:
         """Until the run's job has failed (it loads the torch stack first) and its event stream is complete."""
         deadline = time.monotonic() + timeout_s
-        while (await self.client.get(f"/api/labs/runs/{self.run_id}")).json()["status"] in ("queued", "running"):
+        while True:
+            try:
+                if (await self.client.get(f"/api/labs/runs/{self.run_id}")).json()["status"] not in ("queued", "running"):
+                    return
+            except httpx.TransportError:
+                pass  # set-up, not measured: a kept-alive connection the server closed meanwhile (a stalled server)
             if time.monotonic() > deadline:
                 raise TimeoutError(f"run {self.run_id} did not finish in {timeout_s} s")
             await asyncio.sleep(1)
@@ -212,6 +217,7 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=600, help="measured seconds (default 600: 10 minutes)")
     parser.add_argument("--users", type=int, default=6, help="concurrent visitors (default 6)")
     parser.add_argument("--think-ms", type=float, default=50, help="mean pause between a visitor's requests")
+    parser.add_argument("--server-log", type=Path, help="append the server's output here (default: dropped)")
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results.json"))
     args = parser.parse_args()
 
@@ -223,8 +229,9 @@ def main() -> int:
         env = {**os.environ, "COURSE_DATA_DIR": str(data), "COURSE_LAB_ANONYMOUS_LAUNCHES_PER_IP": "10000/hour",
                "COURSE_LAB_RUNS_PER_HOUR": "10000", "COURSE_MAX_EVENT_STREAMS_PER_OWNER": "100",
                "COURSE_MAX_CONCURRENT_RUNS": str(args.users)}
+        log = open(args.server_log, "ab") if args.server_log else subprocess.DEVNULL
         server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                  stdout=log, stderr=log)
         base = f"http://127.0.0.1:{port}"
         try:
             wait_until_serving(base, server)
@@ -232,6 +239,8 @@ def main() -> int:
         finally:
             server.terminate()
             server.wait(timeout=30)
+            if args.server_log:
+                log.close()
 
     result = {
         "benchmark": "soak: pages, simulations, SSE streams and quiz answers against one uvicorn worker",

@@ -7,8 +7,9 @@ SOAK_HEAP_TRIM_AT=S calls malloc_trim(0) once, S seconds in (how much free heap 
 SOAK_TRACEMALLOC=S starts tracemalloc S seconds in (the start stays fast), takes a snapshot 90 s later (the
 caches have turned over by then) and logs each minute the allocation sites that grew most since (slow: for
 finding a site, not for timing); SOAK_TRACEMALLOC=0 starts it as the server process starts (so every live
-block is traced, caches included), and SOAK_TRACEMALLOC_DUMPS=DIR also writes a snapshot there each minute
-(`tNNNNs.snap`, seconds since start, for `tracemalloc.Snapshot.load` and any grouping afterwards).
+block is traced, caches included), and SOAK_TRACEMALLOC_DUMPS=DIR writes a snapshot there each minute
+instead (`tNNNNs.snap`, seconds since start, for `tracemalloc.Snapshot.load` and any grouping afterwards:
+with 6 frames, a diff in the server held the GIL for over a minute).
 
     PYTHONPATH=benchmarks/soak/heap_probe SOAK_HEAP_LOG=/tmp/heap.txt \
         .venv/bin/python benchmarks/soak/soak.py --duration 360 --out /tmp/soak.json
@@ -98,8 +99,9 @@ if os.environ.get("SOAK_HEAP_LOG") and "serve" in sys.argv:
             elif base is not None and now >= next_diff:
                 next_diff = now + 60
                 snapshot = tracemalloc.take_snapshot()
-                if os.environ.get("SOAK_TRACEMALLOC_DUMPS"):
+                if os.environ.get("SOAK_TRACEMALLOC_DUMPS"):  # diffed afterwards: compare_to holds the GIL for minutes
                     snapshot.dump(os.path.join(os.environ["SOAK_TRACEMALLOC_DUMPS"], f"t{now:04.0f}s.snap"))
+                    continue
                 diff = snapshot.compare_to(base, "traceback")
                 _write("".join(f"    {stat.size_diff / 2**20:+.2f} MB ({stat.count_diff:+d} blocks, now "
                                f"{stat.size / 2**20:.2f} MB) at " + " <- ".join(
