@@ -7,10 +7,14 @@ import ctypes
 import os
 import threading
 
-M_MMAP_THRESHOLD = -3  # mallopt's parameter number (malloc.h)
+M_MMAP_THRESHOLD = -3  # mallopt's parameter numbers (malloc.h)
+M_ARENA_MAX = -8
 # Lower than glibc's own starting value (128 KiB), and kept fixed: the caches' entries of 32-128 KiB
 # (simulation figures and bodies, compressed pages) come and go in random sizes and left the heap fragmented.
 MMAP_THRESHOLD_BYTES = 32 * 1024
+# glibc gives each thread that allocates while the others' arenas are busy an arena of its own, up to 8 a core:
+# the thread pool's ~10 threads held 11, each with its own free holes (measured in benchmarks/soak).
+ARENA_MAX = 2
 TRIM_INTERVAL_S = 60.0
 
 _trimmer: threading.Thread | None = None
@@ -30,14 +34,17 @@ def steady_heap() -> None:
     """On glibc, serve blocks of 32 KiB and more (page bodies, JSON, NumPy arrays) from their own mappings,
     given back to the OS when freed. glibc's default raises that threshold each time such a block is freed
     (up to 32 MB); larger blocks then come from the heap and leave holes in it that it keeps: 25-45 MB of
-    free heap, half the growth of RSS, in the soak benchmark (benchmarks/soak). A value already set in
-    MALLOC_MMAP_THRESHOLD_ wins; the environment carries this one to uvicorn's spawned workers."""
-    if "MALLOC_MMAP_THRESHOLD_" in os.environ:
-        return
-    os.environ["MALLOC_MMAP_THRESHOLD_"] = str(MMAP_THRESHOLD_BYTES)
+    free heap, half the growth of RSS, in the soak benchmark (benchmarks/soak). And at most ARENA_MAX
+    arenas: the worker's threads share two heaps instead of one each. A value already set in
+    MALLOC_MMAP_THRESHOLD_ or MALLOC_ARENA_MAX wins; the environment carries ours to uvicorn's spawned workers."""
     libc = _glibc()
-    if libc is not None:
-        libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)  # this process: it read the environment already
+    for variable, parameter, value in (("MALLOC_MMAP_THRESHOLD_", M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES),
+                                       ("MALLOC_ARENA_MAX", M_ARENA_MAX, ARENA_MAX)):
+        if variable in os.environ:
+            continue
+        os.environ[variable] = str(value)
+        if libc is not None:
+            libc.mallopt(parameter, value)  # this process: it read the environment already
 
 
 def trim() -> bool:

@@ -42,12 +42,29 @@ from app.content import load_course  # noqa: E402
 COURSE = load_course(ROOT / "chapters")
 SAMPLE_EVERY_S = 5.0
 FLAT_SLOPE_MB_PER_MIN = 0.5
+STARTUP_TIMEOUT_S = 600.0
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def wait_until_serving(base: str, server: subprocess.Popen, timeout_s: float = STARTUP_TIMEOUT_S) -> None:
+    """Until /healthz answers: by the clock, not a count of tries (a start under tracemalloc on a busy
+    machine took over a minute, and a refused connection returns at once)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"the server exited with status {server.returncode} before it served")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"the server did not answer /healthz in {timeout_s:.0f} s")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -92,7 +109,12 @@ class Visitor:
     async def wait_finished(self, timeout_s: float = 300) -> None:
         """Until the run's job has failed (it loads the torch stack first) and its event stream is complete."""
         deadline = time.monotonic() + timeout_s
-        while (await self.client.get(f"/api/labs/runs/{self.run_id}")).json()["status"] in ("queued", "running"):
+        while True:
+            try:
+                if (await self.client.get(f"/api/labs/runs/{self.run_id}")).json()["status"] not in ("queued", "running"):
+                    return
+            except httpx.TransportError:
+                pass  # set-up, not measured: a kept-alive connection the server closed meanwhile (a stalled server)
             if time.monotonic() > deadline:
                 raise TimeoutError(f"run {self.run_id} did not finish in {timeout_s} s")
             await asyncio.sleep(1)
@@ -195,6 +217,7 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=600, help="measured seconds (default 600: 10 minutes)")
     parser.add_argument("--users", type=int, default=6, help="concurrent visitors (default 6)")
     parser.add_argument("--think-ms", type=float, default=50, help="mean pause between a visitor's requests")
+    parser.add_argument("--server-log", type=Path, help="append the server's output here (default: dropped)")
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results.json"))
     args = parser.parse_args()
 
@@ -206,20 +229,18 @@ def main() -> int:
         env = {**os.environ, "COURSE_DATA_DIR": str(data), "COURSE_LAB_ANONYMOUS_LAUNCHES_PER_IP": "10000/hour",
                "COURSE_LAB_RUNS_PER_HOUR": "10000", "COURSE_MAX_EVENT_STREAMS_PER_OWNER": "100",
                "COURSE_MAX_CONCURRENT_RUNS": str(args.users)}
+        log = open(args.server_log, "ab") if args.server_log else subprocess.DEVNULL
         server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--port", str(port)], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                  stdout=log, stderr=log)
         base = f"http://127.0.0.1:{port}"
         try:
-            for _ in range(300):
-                try:
-                    if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.2)
+            wait_until_serving(base, server)
             result = asyncio.run(soak(base, server.pid, args.users, args.duration, args.think_ms / 1000))
         finally:
             server.terminate()
             server.wait(timeout=30)
+            if args.server_log:
+                log.close()
 
     result = {
         "benchmark": "soak: pages, simulations, SSE streams and quiz answers against one uvicorn worker",

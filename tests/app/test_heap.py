@@ -77,3 +77,42 @@ def test_the_trimmer_gives_free_pages_between_live_blocks_back_to_the_os_within_
 def test_without_the_trimmer_glibc_keeps_those_pages():
     assert float(_run(TRIM_CHECK.replace("TRIMMING", "False"))) < 5
 
+
+
+# Eight threads each allocate while the others are alive (as the thread pool's threads do under load); glibc's
+# malloc_stats() lists one "Arena N:" per arena, on stderr.
+ARENA_CHECK = """
+import ctypes, os, tempfile, threading
+from app.heap import steady_heap
+
+libc = ctypes.CDLL("libc.so.6")
+libc.malloc.restype = ctypes.c_void_p
+if STEADY:
+    steady_heap()
+together = threading.Barrier(8)
+held = []
+
+def allocate():
+    together.wait()
+    held.append(libc.malloc(1000))
+    together.wait()
+
+threads = [threading.Thread(target=allocate) for _ in range(8)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+with tempfile.TemporaryFile("w+") as stats:
+    os.dup2(stats.fileno(), 2)
+    libc.malloc_stats()
+    stats.seek(0)
+    print(sum(line.startswith("Arena ") for line in stats))
+"""
+
+
+@pytest.mark.parametrize("steady, most", [(True, 2), (False, 16)])
+def test_course_serve_keeps_the_threads_to_two_arenas(steady, most):
+    arenas = int(_run(ARENA_CHECK.replace("STEADY", str(steady))))
+    assert arenas <= most
+    if not steady:
+        assert arenas > 2  # glibc's default: an arena per thread that allocates while the others are busy

@@ -6,7 +6,10 @@ told apart: data kept, or free memory malloc keeps.
 SOAK_HEAP_TRIM_AT=S calls malloc_trim(0) once, S seconds in (how much free heap the OS can get back);
 SOAK_TRACEMALLOC=S starts tracemalloc S seconds in (the start stays fast), takes a snapshot 90 s later (the
 caches have turned over by then) and logs each minute the allocation sites that grew most since (slow: for
-finding a site, not for timing).
+finding a site, not for timing); SOAK_TRACEMALLOC=0 starts it as the server process starts (so every live
+block is traced, caches included), and SOAK_TRACEMALLOC_DUMPS=DIR writes a snapshot there each minute
+instead (`tNNNNs.snap`, seconds since start, for `tracemalloc.Snapshot.load` and any grouping afterwards:
+with 6 frames, a diff in the server held the GIL for over a minute).
 
     PYTHONPATH=benchmarks/soak/heap_probe SOAK_HEAP_LOG=/tmp/heap.txt \
         .venv/bin/python benchmarks/soak/soak.py --duration 360 --out /tmp/soak.json
@@ -34,6 +37,9 @@ if os.environ.get("SOAK_HEAP_LOG") and "serve" in sys.argv:
         _SQLITE = None
     _STARTED = time.monotonic()
     _TRACE_FROM = float(os.environ.get("SOAK_TRACEMALLOC", "inf"))
+    _FRAMES = int(os.environ.get("SOAK_TRACEMALLOC_FRAMES", "1"))
+    if _TRACE_FROM == 0:
+        tracemalloc.start(_FRAMES)  # before the app is imported: nothing it keeps escapes the trace
 
     def _rollup() -> dict[str, float]:
         fields = {}
@@ -87,12 +93,16 @@ if os.environ.get("SOAK_HEAP_LOG") and "serve" in sys.argv:
                 _log(f"after malloc_trim(0), which took {(time.perf_counter() - took) * 1000:.1f} ms")
                 trimmed = True
             if now >= _TRACE_FROM and not tracemalloc.is_tracing():
-                tracemalloc.start(int(os.environ.get("SOAK_TRACEMALLOC_FRAMES", "1")))
+                tracemalloc.start(_FRAMES)
             elif tracemalloc.is_tracing() and base is None and now >= _TRACE_FROM + 90:
                 base, next_diff = tracemalloc.take_snapshot(), now + 60  # caches have turned over since
             elif base is not None and now >= next_diff:
                 next_diff = now + 60
-                diff = tracemalloc.take_snapshot().compare_to(base, "traceback")
+                snapshot = tracemalloc.take_snapshot()
+                if os.environ.get("SOAK_TRACEMALLOC_DUMPS"):  # diffed afterwards: compare_to holds the GIL for minutes
+                    snapshot.dump(os.path.join(os.environ["SOAK_TRACEMALLOC_DUMPS"], f"t{now:04.0f}s.snap"))
+                    continue
+                diff = snapshot.compare_to(base, "traceback")
                 _write("".join(f"    {stat.size_diff / 2**20:+.2f} MB ({stat.count_diff:+d} blocks, now "
                                f"{stat.size / 2**20:.2f} MB) at " + " <- ".join(
                                    f"{frame.filename.split('site-packages/')[-1]}:{frame.lineno}"
