@@ -33,7 +33,7 @@ def test_greedy_decoding_equals_generate_for_the_base_and_for_an_adapter(engine,
             with loaded.lock:  # the reference runs peft's own forward, not the engine's lean one
                 loaded.model.set_adapter(loaded.peft_name(adapter or "legal-a"))
                 with contextlib.nullcontext() if adapter else loaded.model.disable_adapter():
-                    want = generate(loaded.model, loaded.tokenizer, [messages], max_new_tokens=80)[0]
+                    want = generate(loaded.model, loaded.tokenizer, [messages], max_new_tokens=80)[0][0]
             assert got.text == want
             assert got.prompt_tokens == len(loaded.tokenizer.apply_chat_template(
                 messages, add_generation_prompt=True, tokenize=True)["input_ids"])
