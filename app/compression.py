@@ -7,6 +7,7 @@ in this client's encoding) or too small to gain.
 
 import gzip
 import hashlib
+import threading
 from collections import OrderedDict
 from functools import lru_cache
 
@@ -22,14 +23,23 @@ CACHED_BYTES = 4 * 1024 * 1024
 COMPRESSIBLE = ("text/html", "text/css", "text/plain", "text/csv", "text/javascript", "application/json",
                 "application/javascript", "image/svg+xml", "application/problem+json")
 # Fast levels: this runs on every page view; the static files were compressed at the highest levels at set-up.
-# One zstd compressor is reused (a fresh one allocates its tables anew each time); like the cache below it is
-# only used on the event loop's thread, one call at a time.
-_ZSTD = zstandard.ZstdCompressor(level=3)
+_PER_THREAD = threading.local()
+
+
+def _zstd(body: bytes) -> bytes:
+    # A compressor is reused (a fresh one allocates its tables anew each time), one per thread: chapter views
+    # compress on threads of their own, and a ZstdCompressor shared between threads fails ("Src size is
+    # incorrect") or crashes the process. zstandard returns its output in a buffer sized for the worst case
+    # (about the input's size) and only shortens the length it reports: a 16 kB page held 43 kB, so caches held
+    # 3-8× their budget. The copy is right-sized (and costs microseconds).
+    compressor = getattr(_PER_THREAD, "zstd", None)
+    if compressor is None:
+        compressor = _PER_THREAD.zstd = zstandard.ZstdCompressor(level=3)
+    return memoryview(compressor.compress(body)).tobytes()
+
+
 _ENCODERS = {
-    # zstandard returns its output in a buffer sized for the worst case (about the input's size) and only
-    # shortens the length it reports: a 16 kB page held 43 kB, so the cache below held 3-8× its budget.
-    # The copy is right-sized (and costs microseconds).
-    "zstd": lambda body: memoryview(_ZSTD.compress(body)).tobytes(),
+    "zstd": _zstd,
     "br": lambda body: brotli.compress(body, quality=4),
     "gzip": lambda body: gzip.compress(body, compresslevel=5, mtime=0),
 }

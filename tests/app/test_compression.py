@@ -135,3 +135,20 @@ def test_the_cache_of_compressed_bodies_occupies_no_more_memory_than_its_budget(
         tracemalloc.stop()
     assert len(recent._cache) > 20
     assert held < 1.2 * budget, f"the cache holds {held / 1e6:.1f} MB for a {budget / 1e6:.1f} MB budget"
+
+
+def test_zstd_from_many_threads_at_once_round_trips():
+    """Chapter views compress on threads of their own: one zstd compressor shared between threads raised
+    'Src size is incorrect' (a 500) and could take the server down; each thread must get its own."""
+    import concurrent.futures
+    import zstandard
+
+    from app.compression import compress
+
+    bodies = [(b"<p>chapter %d</p>" % i) * (200 + 37 * i) for i in range(64)]
+
+    def round_trip(body: bytes) -> bool:
+        return all(zstandard.ZstdDecompressor().decompress(compress("zstd", body)) == body for _ in range(20))
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        assert all(pool.map(round_trip, bodies * 4))
