@@ -207,7 +207,8 @@ async def soak(base: str, pid: int, users: int, duration: float, think_s: float)
                    "second_half_first": second_half[0][1], "second_half_max": max(m for _, m in second_half),
                    "second_half_growth": round(second_half[-1][1] - second_half[0][1], 1),
                    "second_half_slope_mb_per_min": slope,
-                   "flat": abs(slope) < FLAT_SLOPE_MB_PER_MIN},
+                   # A server that died reads as 0 MB from then on: no verdict of "flat" for it.
+                   "flat": abs(slope) < FLAT_SLOPE_MB_PER_MIN and all(m > 0 for _, m in second_half)},
         "rss_samples": memory,
     }
 
