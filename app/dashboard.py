@@ -116,7 +116,8 @@ def parse_page(page: str, sort: str) -> tuple[int, str]:
     """The page number and sort from a dashboard URL; a bad value is a 422 naming the parameter."""
     if sort not in SORTS:
         raise AppError(422, f"sort: use one of {', '.join(SORTS)}.")
-    if not page.isdigit() or int(page) < 1 or len(page) > 9:
+    # ASCII digits only, length first: "²" passes str.isdigit() yet int() refuses it, as it refuses 4,300+ digits
+    if len(page) > 9 or not (page.isascii() and page.isdigit()) or int(page) < 1:
         raise AppError(422, "page: use a page number from 1.")
     return int(page), sort
 

@@ -74,3 +74,11 @@ def test_the_json_dashboard_still_lists_every_learner(cohort_of_five):
     instructor, cohort_id, _question = cohort_of_five
     body = instructor.get(f"/api/cohorts/{cohort_id}/dashboard").json()
     assert body["cohort"]["learner_count"] == 5 and len(body["learners"]) == 5
+
+
+@pytest.mark.parametrize("page", ["%C2%B2", "%D9%A1", "1" * 5000])
+def test_a_page_number_python_cannot_read_as_an_int_is_a_422_not_a_500(people, page):
+    # "²" and "١" pass str.isdigit(); int() refuses the first and a 5,000-digit string (Python's digit limit)
+    instructor = people.instructor()
+    response = instructor.get(f"/cohorts/{_create(instructor)}?page={page}")
+    assert response.status_code == 422 and "page: use a page number from 1." in response.text
