@@ -1,6 +1,6 @@
 """The dashboard's learner tables come a page at a time, sortable by name or activity, with plain links
 (no JavaScript); the cohort's figures (learner count, questions) still count every learner; a bad page or
-sort is a 422 naming it."""
+sort is a 422 naming it. The paging and sorting run on SQLite and PostgreSQL."""
 
 import re
 
@@ -17,9 +17,11 @@ def _names(html: str) -> list[str]:
 
 
 @pytest.fixture
-def cohort_of_five(people, course, monkeypatch):
+def cohort_of_five(backend_people, backend_app, monkeypatch):
     """An instructor's cohort of five learners (Ann … Eve) and pages of two; Cat answered a question, Eve
-    opened a chapter last (so she is the most recently active)."""
+    opened a chapter last (so she is the most recently active). On SQLite, then PostgreSQL: the sorts and the
+    page's LIMIT/OFFSET are SQL."""
+    people, course = backend_people, backend_app.state.course
     monkeypatch.setattr(dashboard, "PAGE_SIZE", 2)
     instructor = people.instructor()
     cohort_id = _create(instructor)
