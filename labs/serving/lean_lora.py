@@ -1,7 +1,7 @@
 """While a batch decodes, each LoRA layer computes peft's arithmetic without peft's per-call bookkeeping.
 
 peft's LoRA forward checks its arguments, clones the base output, walks the active adapters and calls three
-submodules (dropout, A, B) on every call; on the ~1M-parameter `tiny` base that Python work is most of what an
+submodules (dropout, A, B) on every call; on the ~0.6M-parameter `tiny` base that Python work is most of what an
 adapter adds to a decode step. `lean_lora` swaps each layer's forward for `base(x) + B(A(x)) * scaling` in one
 function, in peft's order of operations (greedy answers are unchanged), and restores peft's afterwards. peft still
 loads, sets and deletes adapters. Eval mode only: dropout is skipped.
