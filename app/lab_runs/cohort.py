@@ -9,7 +9,7 @@ import io
 import json
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.dashboard import spreadsheet_cell
@@ -56,7 +56,7 @@ def build_cohort_labs(
             select(User.id, User.display_name)
             .join(CohortMember, CohortMember.user_id == User.id)
             .where(CohortMember.cohort_id == cohort.id)
-            .order_by(User.display_name, User.id)
+            .order_by(func.lower(User.display_name), User.id)  # the learner tables' order (app.dashboard)
         )
         members = session.execute(query if account_ids is None else query.where(User.id.in_(account_ids))).all()
         runs = session.execute(

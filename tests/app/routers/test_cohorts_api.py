@@ -161,3 +161,16 @@ def test_an_instructor_lists_only_their_cohorts_and_an_admin_all(cohort, backend
 def test_an_impossible_id_is_a_clear_422_on_both_databases(backend_people, path):
     response = backend_people.admin().get(path)
     assert response.status_code == 422 and response.json()["detail"].split(":")[0] in ("cohort_id", "user_id")
+
+
+def test_the_lab_table_lists_learners_in_the_learner_tables_order_on_both_backends(cohort, backend_people):
+    # "adam" and "Bob": byte order (SQLite's) puts Bob first, a case-blind one (the learner table's) adam
+    instructor, body = cohort
+    for name in ("Bob", "adam", "Cleo"):
+        backend_people.learner(name).post("/api/cohorts/join", json={"code": body["join_code"]})
+    dashboard = instructor.get(f"/api/cohorts/{body['id']}/dashboard").json()
+    learners = [row["display_name"] for row in dashboard["learners"]]
+    assert learners == ["adam", "Bob", "Cleo"]
+    assert [row["display_name"] for row in dashboard["labs"]["learners"]] == learners
+    exported = instructor.get(f"/api/cohorts/{body['id']}/export.csv?table=labs").text
+    assert [row["learner"] for row in csv.DictReader(io.StringIO(exported))] == learners
