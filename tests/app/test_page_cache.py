@@ -203,3 +203,24 @@ def test_a_copied_learner_cookie_of_an_account_gets_a_new_learners_page_not_the_
         html = thief.get(chapter.url).text
         assert "Correct." not in _question_html(html, question.id)
         assert thief.cookies["learner"] != copied
+
+
+def test_a_base_built_while_the_server_runs_shows_as_ready_on_a_cached_page(tmp_path, monkeypatch):
+    """`course-lab base import-smollm2` runs beside a serving server (README): the lab form's base list (and
+    the serving lab's models) must follow the models folder, not the page a learner's last view cached."""
+    from app import chapter_page
+    from app.db import migrate
+
+    monkeypatch.setattr(chapter_page, "BASES_CHECK_S", 0.0)  # the folder is looked at again on every view
+
+    settings = Settings(data_dir=tmp_path, lab_bases="tiny,late-base")
+    migrate(settings.resolved_database_url)
+    app = create_app(settings)
+    chapter = next(c for c in app.state.course.chapters if "<!--lab:training-->" in c.html)
+    with CourseClient(app) as browser:
+        for _ in range(2):  # the second view comes from the cache
+            assert "late-base (not built on this server)" in browser.get(chapter.url).text
+        (tmp_path / "models" / "late-base").mkdir(parents=True)
+        (tmp_path / "models" / "late-base" / "config.json").write_text("{}")
+        html = browser.get(chapter.url).text
+    assert '<option value="late-base">late-base</option>' in html and "late-base (not built" not in html
