@@ -92,9 +92,10 @@ def _quiz_question(
 
 
 def _bounded_parts(templates, name: str, max_bytes: int) -> PageCache:
-    cache = _PARTS.setdefault(templates, {}).get(name)
-    if cache is None:
-        cache = _PARTS[templates][name] = PageCache(max_bytes)
+    parts = _PARTS.setdefault(templates, {})
+    cache = parts.get(name)
+    if cache is None:  # dict.setdefault is atomic: two first views on two threads keep the same cache
+        cache = parts.setdefault(name, PageCache(max_bytes))
     return cache
 
 

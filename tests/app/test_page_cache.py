@@ -224,3 +224,27 @@ def test_a_base_built_while_the_server_runs_shows_as_ready_on_a_cached_page(tmp_
         (tmp_path / "models" / "late-base" / "config.json").write_text("{}")
         html = browser.get(chapter.url).text
     assert '<option value="late-base">late-base</option>' in html and "late-base (not built" not in html
+
+
+def test_two_first_views_at_once_share_one_cache_of_finished_pages(monkeypatch):
+    """Chapter views run on several threads: two that find no cache yet must not each make one (the page the
+    losing one kept would be lost, and so would every page put there meanwhile)."""
+    import threading
+    import time
+
+    from app import chapter_page
+
+    class SlowToMake(PageCache):
+        def __init__(self, max_bytes):
+            time.sleep(0.05)  # both threads are past the "no cache yet" check before either has made one
+            super().__init__(max_bytes)
+
+    monkeypatch.setattr(chapter_page, "PageCache", SlowToMake)
+    templates = type("Templates", (), {})()  # a fresh key of chapter_page._PARTS
+    found = []
+    threads = [threading.Thread(target=lambda: found.append(chapter_page._finished_pages(templates))) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert found[0] is found[1] is chapter_page._finished_pages(templates)
