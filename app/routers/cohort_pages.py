@@ -86,7 +86,8 @@ def read_dashboard_page(
     misconceptions, lab runs."""
     number, sort = parse_page(page, sort)
     dashboard = build_dashboard(sessions, course, cohort, number, sort)
-    labs = build_cohort_labs(sessions, cohort, [row.user_id for row in dashboard.learners])  # the same page
+    shown = [row.user_id for row in dashboard.learners]
+    labs = build_cohort_labs(sessions, cohort, shown)  # the same page
     return render(
         request,
         "cohort_dashboard.html",
@@ -95,7 +96,7 @@ def read_dashboard_page(
             "sorts": SORTS,
             "labs": labs,
             "plotly_url": _sweeps_chart_bundle(request, labs),
-            "served": cohort_served_adapters(sessions, cohort),
+            "served": cohort_served_adapters(sessions, cohort, shown),
             "join_code": cohorts.format_code(cohort.join_code),
             "can_manage": is_allowed(sessions, user, "cohort", "manage", cohort),
             "time_ago": time_ago,

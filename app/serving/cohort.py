@@ -25,16 +25,25 @@ class ServedAdapter:
     last_served_at: datetime | None
 
 
-def cohort_served_adapters(factory: sessionmaker[Session], cohort: Cohort) -> list[ServedAdapter]:
+def cohort_served_adapters(
+    factory: sessionmaker[Session], cohort: Cohort, account_ids: list[int] | None = None
+) -> list[ServedAdapter]:
+    """Every member's served adapters, or only those of `account_ids` (a page of the dashboard, in that order)."""
+    query = (
+        select(User.id, User.display_name, Run)
+        .join(Learner, Learner.id == Run.learner_id)
+        .join(User, User.id == Learner.account_id)
+        .join(CohortMember, CohortMember.user_id == User.id)
+        .where(CohortMember.cohort_id == cohort.id, Run.status == "succeeded")
+        .order_by(User.display_name, Run.created_at.desc())
+    )
+    if account_ids is not None:
+        query = query.where(User.id.in_(account_ids))
     with reading(factory) as session:
-        rows = session.execute(
-            select(User.display_name, Run)
-            .join(Learner, Learner.id == Run.learner_id)
-            .join(User, User.id == Learner.account_id)
-            .join(CohortMember, CohortMember.user_id == User.id)
-            .where(CohortMember.cohort_id == cohort.id, Run.status == "succeeded")
-            .order_by(User.display_name, Run.created_at.desc())
-        ).all()
+        rows = session.execute(query).all()
+    if account_ids is not None:
+        position = {uid: i for i, uid in enumerate(account_ids)}
+        rows.sort(key=lambda row: position[row[0]])  # stable: each learner's runs stay newest first
     return [ServedAdapter(name, adapter_name(run), run.served_name, run.recipe, run.finished_at or run.created_at,
                           run.last_served_at)
-            for name, run in rows if (Path(run.run_dir) / "adapter").is_dir()]
+            for _uid, name, run in rows if (Path(run.run_dir) / "adapter").is_dir()]

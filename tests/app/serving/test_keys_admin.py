@@ -97,3 +97,21 @@ def test_an_instructor_lists_the_served_adapters_of_their_cohort_only(folks, adm
     assert 'id="served-adapters"' in html and "Member Mia" in html
     assert f"ft:micro:legal-format:{mine[:8]}" in html and "mia-legal" in html and "Never" in html
     assert theirs[:8] not in html and "Outsider Olaf" not in html
+
+
+def test_the_served_adapters_table_shows_the_learner_tables_page_only(folks, admin_app, tmp_path, monkeypatch):
+    # a class of 1,000 with a few runs each would list thousands of adapters (and stat as many folders) per view
+    from app import dashboard
+
+    monkeypatch.setattr(dashboard, "PAGE_SIZE", 1)
+    instructor, ann, bob = folks.instructor(), folks.learner("Ann Adapter"), folks.learner("Bob Adapter")
+    response = instructor.post("/cohorts", data={"name": "Paged serving cohort"}, follow_redirects=False)
+    cohort_id = int(re.match(r"/cohorts/(\d+)", response.headers["location"]).group(1))
+    code = re.search(r'id="join-code">([A-Z0-9-]+)<', instructor.get(f"/cohorts/{cohort_id}").text).group(1)
+    runs = {}
+    for name, learner in (("Ann", ann), ("Bob", bob)):
+        learner.post("/cohorts/join", data={"code": code})
+        runs[name] = _succeeded_run(admin_app, owned_learners(admin_app.state.sessions, learner.user["id"])[0], tmp_path)
+    pages = [instructor.get(f"/cohorts/{cohort_id}?page={n}").text.split('id="served-adapters"')[1] for n in (1, 2)]
+    assert runs["Ann"][:8] in pages[0] and runs["Bob"][:8] not in pages[0]
+    assert runs["Bob"][:8] in pages[1] and runs["Ann"][:8] not in pages[1]
