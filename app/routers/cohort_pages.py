@@ -113,7 +113,11 @@ def update_join_code_from_form(cohort: ManagedCohort, sessions: SessionsDep):
 
 
 @router.post("/{cohort_id}/members/{user_id}/remove")
-def delete_member_from_form(cohort: ManagedCohort, user_id: ObjectId, sessions: SessionsDep):
-    """Remove a learner and come back to the dashboard."""
+def delete_member_from_form(
+    cohort: ManagedCohort, user_id: ObjectId, sessions: SessionsDep, page: FormText = "1", sort: FormText = "name"
+):
+    """Remove a learner and come back to the dashboard, at the page and sort the form was on."""
+    number, sort = parse_page(page, sort)
     cohorts.remove_member(sessions, cohort, user_id)
-    return RedirectResponse(f"/cohorts/{cohort.id}?notice=removed", status_code=303)
+    back = "" if (number, sort) == (1, "name") else f"&page={number}&sort={sort}"
+    return RedirectResponse(f"/cohorts/{cohort.id}?notice=removed{back}", status_code=303)

@@ -84,3 +84,15 @@ def test_a_page_number_python_cannot_read_as_an_int_is_a_422_not_a_500(people, p
     instructor = people.instructor()
     response = instructor.get(f"/cohorts/{_create(instructor)}?page={page}")
     assert response.status_code == 422 and "page: use a page number from 1." in response.text
+
+
+def test_removing_a_learner_comes_back_to_the_page_and_sort_the_form_was_on(cohort_of_five):
+    instructor, cohort_id, _question = cohort_of_five
+    html = instructor.get(f"/cohorts/{cohort_id}?page=2&sort=idle").text
+    form = html.split('id="matrix-title"')[1].split("</form>")[0]
+    assert 'name="page" value="2"' in form and 'name="sort" value="idle"' in form
+    action = re.search(r'action="(/cohorts/\d+/members/\d+/remove)"', form).group(1)
+    removed = instructor.post(action, data={"page": "2", "sort": "idle"}, follow_redirects=False)
+    assert removed.headers["location"] == f"/cohorts/{cohort_id}?notice=removed&page=2&sort=idle"
+    refused = instructor.post(action, data={"page": "²", "sort": "idle"})
+    assert refused.status_code == 422 and "page: use a page number from 1." in refused.text
