@@ -1,10 +1,10 @@
 """Finished chapter pages per learner, kept while nothing the page shows of the learner has changed.
 
 A database trigger (migration 0008) bumps `learners.content_version` on every write to the learner's quiz
-answers, exercise attempts, runs and sweeps, so one small read per view tells any worker whether its copy
+answers, exercise attempts, runs, sweeps and API keys, so one small read per view tells any worker whether its copy
 is current: a learner's own write shows on the next view, whichever worker wrote it. A learner with a run
 queued or running is never cached (the page checks the run's files for news). The cache is bounded by the
-bytes it holds; the oldest pages go first.
+bytes it holds; the least recently used pages go first.
 """
 
 import sys
