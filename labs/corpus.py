@@ -412,6 +412,21 @@ def legal_format_heldout(n: int = 50, seed: int = 0) -> list[dict]:
                           {"role": "assistant", "content": legal_answer(TOPICS[t], rng)}]} for t, q in held]
 
 
+def without_heldout_prompts(examples: list[dict], seed: int = 0, heldout: int = 50) -> tuple[list[dict], int]:
+    """`examples` less those whose question is one of the `heldout` prompts this seed holds out, and how many went.
+
+    A learner's file (or one of ours built from another seed's split) may hold a held-out question; training on it
+    would score the model on prompts it has seen. Questions match ignoring case and runs of whitespace."""
+    held = {_question_key(q) for _, q in split_questions(seed, heldout)[1]}
+    kept = [ex for ex in examples
+            if not any(m["role"] == "user" and _question_key(m["content"]) in held for m in ex["messages"])]
+    return kept, len(examples) - len(kept)
+
+
+def _question_key(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
 def heldout_topics(n: int = 50, seed: int = 0) -> list[int]:
     """The topic (practice area, an index into TOPICS) of each held-out prompt, in legal_format_heldout's order."""
     _, held = split_questions(seed, n)

@@ -19,16 +19,26 @@ from labs.events import EventWriter
 from labs.quant import import_training_stack
 
 
-def training_examples(cfg) -> list[dict]:
-    """The task examples (none when train_examples is 0: a sweep's untrained point), plus any general ones."""
+def training_examples(cfg, note=None) -> list[dict]:
+    """The task examples (none when train_examples is 0: a sweep's untrained point), plus any general ones.
+
+    A dataset's examples whose question is one of the held-out prompts are left out (scoring the model on prompts
+    it was trained on would flatter it); `note(message)` hears how many, when any were."""
     if cfg.train_examples == 0:
         return []
-    if cfg.dataset is None:
+    if cfg.dataset is None:  # generated from the training side of the same split: nothing to leave out
         examples = corpus.legal_format_examples(cfg.train_examples, cfg.seed, heldout=50)
         return corpus.mix_in_general(examples, cfg.general_examples, cfg.seed)
     from labs.data import load_usable_examples
 
-    return load_usable_examples(Path(cfg.dataset))[: cfg.train_examples]
+    examples, left_out = corpus.without_heldout_prompts(load_usable_examples(Path(cfg.dataset)), cfg.seed)
+    if not examples:
+        raise LabError(f"every example in {cfg.dataset} asks one of the held-out prompts: nothing is left to "
+                       "train on without scoring the model on what it has seen")
+    if left_out and note:
+        note(f"left out {left_out} training example(s) whose question is a held-out prompt, so the model is "
+             "scored only on prompts it has not seen")
+    return examples[: cfg.train_examples]
 
 
 def lr_at(step: int, cfg) -> float:
@@ -163,7 +173,7 @@ def run(cfg, run_dir: Path, engine: str = "loop", start: float | None = None, ec
     events = EventWriter(run_dir / "events.jsonl", total_steps=cfg.steps, start=start, echo=echo)
     try:
         events.emit("progress", phase="load", message=f"loading base {cfg.base!r} ({cfg.quantization})")
-        examples = training_examples(cfg)
+        examples = training_examples(cfg, note=lambda message: events.emit("progress", phase="load", message=message))
         prepare_run_dir(cfg, run_dir, examples)
         import_training_stack()
         if cfg.train_examples == 0:

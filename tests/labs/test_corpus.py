@@ -57,3 +57,13 @@ def test_mixing_in_general_exchanges_keeps_every_task_example():
     mixed = corpus.mix_in_general(task, 10)
     assert len(mixed) == 40 and all(ex in mixed for ex in task)
     assert corpus.mix_in_general(task, 0) == task
+
+
+def test_without_heldout_prompts_drops_held_questions_ignoring_case_and_spacing():
+    _, held = corpus.split_questions(3, 50)
+    trained, _ = corpus.split_questions(3, 50)
+    def example(question):
+        return {"messages": [{"role": "user", "content": question}, {"role": "assistant", "content": "a"}]}
+    rows = [example(trained[0][1]), example("  " + held[0][1].upper().replace(" ", "   ") + "\n"), example(held[1][1])]
+    kept, left_out = corpus.without_heldout_prompts(rows, seed=3)
+    assert (kept, left_out) == ([rows[0]], 2)

@@ -168,3 +168,37 @@ def test_a_missing_named_base_is_built_on_first_use_with_progress_events(monkeyp
     assert building[0]["eta_s"] > 0 and building[-1]["eta_s"] == 0
     assert (tmp_path / "fresh" / "models" / "micro" / "config.json").exists()
     assert events[-1]["type"] == "done"
+
+
+def test_a_dataset_example_asking_a_held_out_prompt_is_left_out_and_said(tmp_path):
+    """The SmolLM2 file was built from seed 0's split; with seed 2 some of its questions are held out, and
+    training on them would score the model on prompts it has seen."""
+    from labs import corpus
+    from labs.specific_data import SAMPLE
+    from labs.train import training_examples
+
+    held = {q for _, q in corpus.split_questions(2, 50)[1]}
+    in_file = sum(json.loads(line)["messages"][1]["content"] in held for line in SAMPLE.read_text().splitlines())
+    assert in_file > 0  # the case this guards against is in our own file
+    notes = []
+    cfg = apply_overrides(load_recipe("legal-format"), [f"dataset={SAMPLE}", "seed=2", "train_examples=100000"])
+    examples = training_examples(cfg, note=notes.append)
+    assert not any(m["content"] in held for ex in examples for m in ex["messages"] if m["role"] == "user")
+    assert len(examples) == len(SAMPLE.read_text().splitlines()) - in_file
+    assert notes and f"left out {in_file} " in notes[0]
+    seed0 = apply_overrides(cfg, ["seed=0"])
+    assert len(training_examples(seed0, note=notes.append)) == len(examples) + in_file and len(notes) == 1
+
+
+def test_a_dataset_of_only_held_out_prompts_is_refused_by_name(tmp_path):
+    from labs import corpus
+    from labs.train import training_examples
+
+    path = tmp_path / "held.jsonl"
+    path.write_text("".join(json.dumps({"messages": [{"role": "system", "content": corpus.LEGAL_SYSTEM},
+                                                      {"role": "user", "content": q},
+                                                      {"role": "assistant", "content": "1. Call us."}]}) + "\n"
+                            for _, q in corpus.split_questions(0, 50)[1][:3]))
+    cfg = apply_overrides(load_recipe("legal-format"), [f"dataset={path}"])
+    with pytest.raises(LabError, match="held-out prompts"):
+        training_examples(cfg)
