@@ -7,6 +7,7 @@ Only the answer tokens are learned: prompt tokens get label -100. `--engine trl`
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
@@ -16,6 +17,7 @@ from labs import LabError, corpus
 from labs.batching import batches, collate, encode, heldout_rows, validation_loss
 from labs.dequantized import dequantized_base
 from labs.events import EventWriter
+from labs.lean_lora_train import lean_lora_training
 from labs.quant import import_training_stack
 
 
@@ -59,31 +61,49 @@ def answer_loss(model, batch: dict):
     base = model.get_base_model()
     if base.config.model_type not in PLAIN_HEAD_MODELS:
         return model(**batch).loss
-    hidden = base.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+    mask = batch["attention_mask"]
+    # Right padding under a causal mask: no real token can see a later pad, so without the mask the learned
+    # positions get the very same numbers, and attention takes its causal path (no (B, 1, T, T) mask to build or
+    # apply). Positions count from 0 either way (transformers derives them from the cache, not the mask).
+    right_padded = bool((mask[:, 1:] <= mask[:, :-1]).all())
+    hidden = base.model(input_ids=batch["input_ids"], attention_mask=None if right_padded else mask,
                         use_cache=False).last_hidden_state
+    B, T, H = hidden.shape
     targets = batch["labels"][:, 1:]  # position t predicts token t + 1
-    learned = targets != -100
-    logits = base.get_output_embeddings()(hidden[:, :-1][learned])
-    return F.cross_entropy(logits.float(), targets[learned])
+    learned = (targets != -100).nonzero()  # (row, position) in row-major order, as boolean indexing gives them
+    # One gather from the flattened hidden states: its backward scatters into one zero tensor, where slicing off
+    # the last position and then masking built two
+    rows = hidden.reshape(B * T, H).index_select(0, learned[:, 0] * T + learned[:, 1])
+    logits = base.get_output_embeddings()(rows)
+    return F.cross_entropy(logits.float(), targets[learned[:, 0], learned[:, 1]])
 
 
-def lean_lora_if_exact(model, cfg):
-    """peft's LoRA arithmetic without its per-call bookkeeping (labs.serving.lean_lora: the same operations in the
-    same order, so the same losses) when that is exact: the lean forward has no dropout."""
-    import contextlib
+# Below this hidden size (the labs' built bases: tiny 128, micro 64) a CPU step's matmuls are too small to split:
+# a second thread adds CPU time (OpenMP hand-offs, and waits for a descheduled worker on a shared machine) and, on
+# two cores, no speed (benchmarks/labs/loop_threads.md). SmolLM2-135M (576) keeps torch's threads.
+ONE_THREAD_BELOW_HIDDEN = 512
 
-    from labs.serving.lean_lora import lean_lora
 
-    if cfg.lora.dropout:
-        return contextlib.nullcontext()
-    return lean_lora(model, model.active_adapter)
+@contextlib.contextmanager
+def step_threads(model, device: str):
+    """Within the block, a CPU trains a small base on one thread; torch's setting comes back afterwards."""
+    import torch
+
+    hidden = getattr(model.get_base_model().config, "hidden_size", ONE_THREAD_BELOW_HIDDEN)
+    if device != "cpu" or hidden >= ONE_THREAD_BELOW_HIDDEN:
+        yield torch.get_num_threads()
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield 1
+    finally:
+        torch.set_num_threads(before)
 
 
 def mixed_precision(device: str, compute_dtype: str):
     """bf16/fp16 autocast on a GPU, as TRL's `bf16=True` does: LoRA's fp32 adapters then run and save their
     activations in the compute dtype (less memory, fewer casts). On CPU the labs compute in fp32: no autocast."""
-    import contextlib
-
     import torch
 
     from labs.quant import torch_dtype
@@ -213,7 +233,7 @@ def train_loop(cfg, run_dir: Path, examples: list[dict], events: EventWriter) ->
     rows = [encode(tokenizer, ex["messages"], cfg.max_seq_len) for ex in examples]
     held = heldout_rows(cfg, tokenizer)
     params = [p for p in model.parameters() if p.requires_grad]  # only the LoRA A and B matrices
-    # One fused kernel updates all the LoRA matrices (56 on tiny) instead of a Python loop over them.
+    # One fused kernel updates all the LoRA matrices (28 on tiny) instead of a Python loop over them.
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
     pad = tokenizer.pad_token_id
     stream = batches(rows, cfg.batch_size, cfg.seed)
@@ -222,7 +242,7 @@ def train_loop(cfg, run_dir: Path, examples: list[dict], events: EventWriter) ->
     model.train()
     # The frozen 4-bit base dequantised once for the whole loop on CPU (labs.dequantized: bit-identical losses and
     # gradients), instead of twice per layer per step (forward, and backward for the activations' gradient)
-    with dequantized_base(model, device), lean_lora_if_exact(model, cfg):
+    with dequantized_base(model, device), lean_lora_training(model, cfg.lora.dropout), step_threads(model, device):
         stats = train_steps(cfg, model, opt, params, stream, held, pad, device, events)
     return finish(cfg, run_dir, "loop", model, tokenizer, device, held, events, stats)
 
@@ -239,12 +259,13 @@ def train_steps(cfg, model, opt, params, stream, held, pad, device, events: Even
             group["lr"] = lr
         step_loss = 0.0
         for _ in range(cfg.grad_accum):
-            batch = collate(next(stream), pad, device)  # (B, T) ids, labels, mask
+            rows = next(stream)
+            batch = collate(rows, pad, device)  # (B, T) ids, labels, mask
             with mixed_precision(device, cfg.resolved_dtype(device)):
                 loss = answer_loss(model, batch) / cfg.grad_accum
             loss.backward()
             step_loss += loss.item()
-            tokens += int(batch["attention_mask"].sum())
+            tokens += sum(len(row["input_ids"]) for row in rows)  # counted on the host: no device sync for it
         torch.nn.utils.clip_grad_norm_(params, 1.0, foreach=True)
         opt.step()
         opt.zero_grad(set_to_none=True)

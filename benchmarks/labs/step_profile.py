@@ -59,7 +59,8 @@ def main() -> None:
     from labs.batching import batches, collate, encode
     from labs.config import load_recipe
     from labs.dequantized import dequantized_base
-    from labs.train import answer_loss, lean_lora_if_exact, load_for_training, training_examples
+    from labs.lean_lora_train import lean_lora_training
+    from labs.train import answer_loss, load_for_training, training_examples
 
     bnb = import_bitsandbytes()
     cfg = load_recipe("legal-format")
@@ -81,7 +82,7 @@ def main() -> None:
 
     layers = [m for m in model.modules() if isinstance(m, bnb.nn.Linear4bit)]
     results: dict = {"machine": machine(), "load_before": load(), "step_cpu_ms": {}}
-    with lean_lora_if_exact(model, cfg):
+    with lean_lora_training(model, cfg.lora.dropout):
         for _ in range(args.reps):
             for threads in (1, 2):
                 torch.set_num_threads(threads)
