@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from labs import LabError, corpus
+from labs.answer_loss import answer_loss
 from labs.batching import batches, collate, encode, heldout_rows, validation_loss
 from labs.dequantized import dequantized_base
 from labs.events import EventWriter
@@ -43,39 +44,6 @@ def lr_at(step: int, cfg) -> float:
     if cfg.schedule == "linear":
         return cfg.lr * (1.0 - progress)
     return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
-
-
-# Architectures whose logits are exactly lm_head(final hidden state): no soft-capping, scaling or bias.
-PLAIN_HEAD_MODELS = {"llama", "mistral", "qwen2", "qwen3"}
-
-
-def answer_loss(model, batch: dict):
-    """Mean cross-entropy over the answer tokens, equal to `model(**batch).loss`, without the full logits.
-
-    Only positions whose next token is learned go through the LM head, so the (batch, length, vocabulary) logits
-    are never built: with Llama-3.2-1B's 128k vocabulary they are most of a step's activation memory. Other
-    architectures (which may transform their logits) take the plain path.
-    """
-    import torch.nn.functional as F
-
-    base = model.get_base_model()
-    if base.config.model_type not in PLAIN_HEAD_MODELS:
-        return model(**batch).loss
-    mask = batch["attention_mask"]
-    # Right padding under a causal mask: no real token can see a later pad, so without the mask the learned
-    # positions get the very same numbers, and attention takes its causal path (no (B, 1, T, T) mask to build or
-    # apply). Positions count from 0 either way (transformers derives them from the cache, not the mask).
-    right_padded = bool((mask[:, 1:] <= mask[:, :-1]).all())
-    hidden = base.model(input_ids=batch["input_ids"], attention_mask=None if right_padded else mask,
-                        use_cache=False).last_hidden_state
-    B, T, H = hidden.shape
-    targets = batch["labels"][:, 1:]  # position t predicts token t + 1
-    learned = (targets != -100).nonzero()  # (row, position) in row-major order, as boolean indexing gives them
-    # One gather from the flattened hidden states: its backward scatters into one zero tensor, where slicing off
-    # the last position and then masking built two
-    rows = hidden.reshape(B * T, H).index_select(0, learned[:, 0] * T + learned[:, 1])
-    logits = base.get_output_embeddings()(rows)
-    return F.cross_entropy(logits.float(), targets[learned[:, 0], learned[:, 1]])
 
 
 # Below this hidden size (the labs' built bases: tiny 128, micro 64) a CPU step's matmuls are too small to split:

@@ -95,6 +95,7 @@ def main() -> None:
         dq = [cpu_ms(lambda m=m: bnb.functional.dequantize_4bit(m.weight.data, m.weight.quant_state), 20)
               for m in layers]
         results["dequantize_one_linear_cpu_ms"] = round(statistics.mean(dq), 3)
+        results["frozen_linears"] = len(layers)
         results["dequantize_per_step_cpu_ms"] = round(2 * sum(dq), 1)  # forward, and backward's input gradient
         tokens = statistics.mean(b["input_ids"].numel() for b in steps)  # padded positions: what the matmuls see
         floor = 0.0
@@ -137,7 +138,7 @@ def report(r: dict) -> str:
         "",
         f"- bnb 4-bit / dequantised once, 1 thread: {round(med['bnb_4bit_1t'] / med['dequantised_once_1t'], 2)}; "
         f"2 threads: {round(med['bnb_4bit_2t'] / med['dequantised_once_2t'], 2)}",
-        f"- NF4 dequantisation of one Linear: {r['dequantize_one_linear_cpu_ms']} ms; the 28 frozen Linears twice a step "
+        f"- NF4 dequantisation of one Linear: {r['dequantize_one_linear_cpu_ms']} ms; the {r['frozen_linears']} frozen Linears twice a step "
         f"(forward, input gradient): {r['dequantize_per_step_cpu_ms']} ms, which the dequantised base does once a run",
         f"- matmul floor, 1 thread: the frozen Linears' forward and input-gradient matmuls alone at "
         f"{r['padded_positions_per_step']} padded positions ({r['answer_positions_per_step']} of them answer tokens): "
