@@ -7,7 +7,6 @@ Only the answer tokens are learned: prompt tokens get label -100. `--engine trl`
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import time
@@ -46,32 +45,11 @@ def lr_at(step: int, cfg) -> float:
     return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
-# Below this hidden size (the labs' built bases: tiny 128, micro 64) a CPU step's matmuls are too small to split:
-# a second thread adds CPU time (OpenMP hand-offs, and waits for a descheduled worker on a shared machine) and, on
-# two cores, no speed (benchmarks/labs/loop_threads.md). SmolLM2-135M (576) keeps torch's threads.
-ONE_THREAD_BELOW_HIDDEN = 512
-
-
-@contextlib.contextmanager
-def step_threads(model, device: str):
-    """Within the block, a CPU trains a small base on one thread; torch's setting comes back afterwards."""
-    import torch
-
-    hidden = getattr(model.get_base_model().config, "hidden_size", ONE_THREAD_BELOW_HIDDEN)
-    if device != "cpu" or hidden >= ONE_THREAD_BELOW_HIDDEN:
-        yield torch.get_num_threads()
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield 1
-    finally:
-        torch.set_num_threads(before)
-
-
 def mixed_precision(device: str, compute_dtype: str):
     """bf16/fp16 autocast on a GPU, as TRL's `bf16=True` does: LoRA's fp32 adapters then run and save their
     activations in the compute dtype (less memory, fewer casts). On CPU the labs compute in fp32: no autocast."""
+    import contextlib
+
     import torch
 
     from labs.quant import torch_dtype
@@ -210,7 +188,7 @@ def train_loop(cfg, run_dir: Path, examples: list[dict], events: EventWriter) ->
     model.train()
     # The frozen 4-bit base dequantised once for the whole loop on CPU (labs.dequantized: bit-identical losses and
     # gradients), instead of twice per layer per step (forward, and backward for the activations' gradient)
-    with dequantized_base(model, device), lean_lora_training(model, cfg.lora.dropout), step_threads(model, device):
+    with dequantized_base(model, device), lean_lora_training(model, cfg.lora.dropout):
         stats = train_steps(cfg, model, opt, params, stream, held, pad, device, events)
     return finish(cfg, run_dir, "loop", model, tokenizer, device, held, events, stats)
 

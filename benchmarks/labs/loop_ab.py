@@ -68,7 +68,7 @@ def main() -> None:
             results["runs"].setdefault(name, []).append(r)
             print(name, r["cpu_s_per_step"], "CPU s/step", r["wall_s_per_step"], "wall s/step", file=sys.stderr)
     results["load_at_end"] = load()
-    results["median"] = {name: {k: statistics.median(r[k] for r in runs) for k in ("cpu_s_per_step",
+    results["median"] = {name: {k: round(statistics.median(r[k] for r in runs), 4) for k in ("cpu_s_per_step",
                                                                                  "wall_s_per_step")}
                          for name, runs in results["runs"].items()}
     (args.out / f"{args.name}.json").write_text(json.dumps(results, indent=2))
