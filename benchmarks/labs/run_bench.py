@@ -115,7 +115,8 @@ def engine_pairs(data: Path, work: Path, rounds: int) -> dict:
             pair[engine] = {"steps_per_s": round(m["steps"] / m["train_duration_s"], 3),
                             "cpu_s_per_step": round(m["train_cpu_s"] / m["steps"], 4),
                             "tokens_per_s": m["tokens_per_s"], "train_duration_s": m["train_duration_s"],
-                            "train_loss": m["train_loss"], "eval_loss": m["eval_loss"], "compliance_after": m["compliance_after"],
+                            "train_loss": m["train_loss"], "eval_loss": m["eval_loss"],
+                            "compliance_after": m["compliance_after"],
                             "wall_s": r["wall_s"], "load_before": r["load_before"], "load_after": r["load_after"]}
             print(engine, pair[engine]["steps_per_s"], "steps/s", file=sys.stderr)
         pair["ratio_steps_per_s"] = round(pair["loop"]["steps_per_s"] / pair["trl"]["steps_per_s"], 3)

@@ -138,8 +138,8 @@ def report(r: dict) -> str:
         "",
         f"- bnb 4-bit / dequantised once, 1 thread: {round(med['bnb_4bit_1t'] / med['dequantised_once_1t'], 2)}; "
         f"2 threads: {round(med['bnb_4bit_2t'] / med['dequantised_once_2t'], 2)}",
-        f"- NF4 dequantisation of one Linear: {r['dequantize_one_linear_cpu_ms']} ms; the {r['frozen_linears']} frozen Linears twice a step "
-        f"(forward, input gradient): {r['dequantize_per_step_cpu_ms']} ms, which the dequantised base does once a run",
+        f"- NF4 dequantisation of one Linear: {r['dequantize_one_linear_cpu_ms']} ms; the {r['frozen_linears']} "
+        f"frozen Linears twice a step (forward, input gradient): {r['dequantize_per_step_cpu_ms']} ms, which the dequantised base does once a run",
         f"- matmul floor, 1 thread: the frozen Linears' forward and input-gradient matmuls alone at "
         f"{r['padded_positions_per_step']} padded positions ({r['answer_positions_per_step']} of them answer tokens): "
         f"{r['frozen_matmul_floor_1t_cpu_ms']} ms",
