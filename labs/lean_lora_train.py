@@ -15,10 +15,8 @@ from __future__ import annotations
 import contextlib
 from functools import partial
 
-import torch.nn.functional as F
 
-
-def _lora_forward(base_layer, a, b, scaling: float, x, *args, **kwargs):
+def _lora_forward(F, base_layer, a, b, scaling: float, x, *args, **kwargs):
     result = base_layer(x, *args, **kwargs)
     if x.dtype != a.dtype:  # bf16 activations and fp32 adapter weights without autocast: peft casts the same way
         return result + F.linear(F.linear(x.to(a.dtype), a) * scaling, b).to(result.dtype)
@@ -28,7 +26,8 @@ def _lora_forward(base_layer, a, b, scaling: float, x, *args, **kwargs):
 @contextlib.contextmanager
 def lean_lora_training(model, dropout: float):
     """Within the block, `model`'s LoRA layers run its active adapter through `_lora_forward` (when dropout is 0)."""
-    from peft.tuners.lora import LoraLayer
+    import torch.nn.functional as F  # here, not at the top: labs.train imports this module, and the app imports
+    from peft.tuners.lora import LoraLayer  # labs without torch
 
     adapter = model.active_adapter
     patched = []
@@ -36,7 +35,7 @@ def lean_lora_training(model, dropout: float):
         for module in model.modules() if not dropout else ():
             if not isinstance(module, LoraLayer) or adapter in module.lora_variant or adapter not in module.lora_A:
                 continue  # DoRA & co keep peft's own path
-            module.forward = partial(_lora_forward, module.base_layer, module.lora_A[adapter].weight,
+            module.forward = partial(_lora_forward, F, module.base_layer, module.lora_A[adapter].weight,
                                      module.lora_B[adapter].weight, module.scaling[adapter])
             patched.append(module)
         yield len(patched)
