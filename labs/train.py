@@ -13,9 +13,11 @@ import time
 from pathlib import Path
 
 from labs import LabError, corpus
+from labs.answer_loss import answer_loss
 from labs.batching import batches, collate, encode, heldout_rows, validation_loss
 from labs.dequantized import dequantized_base
 from labs.events import EventWriter
+from labs.lean_lora_train import lean_lora_training
 from labs.quant import import_training_stack
 
 
@@ -51,42 +53,6 @@ def lr_at(step: int, cfg) -> float:
     if cfg.schedule == "linear":
         return cfg.lr * (1.0 - progress)
     return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * progress))
-
-
-# Architectures whose logits are exactly lm_head(final hidden state): no soft-capping, scaling or bias.
-PLAIN_HEAD_MODELS = {"llama", "mistral", "qwen2", "qwen3"}
-
-
-def answer_loss(model, batch: dict):
-    """Mean cross-entropy over the answer tokens, equal to `model(**batch).loss`, without the full logits.
-
-    Only positions whose next token is learned go through the LM head, so the (batch, length, vocabulary) logits
-    are never built: with Llama-3.2-1B's 128k vocabulary they are most of a step's activation memory. Other
-    architectures (which may transform their logits) take the plain path.
-    """
-    import torch.nn.functional as F
-
-    base = model.get_base_model()
-    if base.config.model_type not in PLAIN_HEAD_MODELS:
-        return model(**batch).loss
-    hidden = base.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                        use_cache=False).last_hidden_state
-    targets = batch["labels"][:, 1:]  # position t predicts token t + 1
-    learned = targets != -100
-    logits = base.get_output_embeddings()(hidden[:, :-1][learned])
-    return F.cross_entropy(logits.float(), targets[learned])
-
-
-def lean_lora_if_exact(model, cfg):
-    """peft's LoRA arithmetic without its per-call bookkeeping (labs.serving.lean_lora: the same operations in the
-    same order, so the same losses) when that is exact: the lean forward has no dropout."""
-    import contextlib
-
-    from labs.serving.lean_lora import lean_lora
-
-    if cfg.lora.dropout:
-        return contextlib.nullcontext()
-    return lean_lora(model, model.active_adapter)
 
 
 def mixed_precision(device: str, compute_dtype: str):
@@ -223,7 +189,7 @@ def train_loop(cfg, run_dir: Path, examples: list[dict], events: EventWriter) ->
     rows = [encode(tokenizer, ex["messages"], cfg.max_seq_len) for ex in examples]
     held = heldout_rows(cfg, tokenizer)
     params = [p for p in model.parameters() if p.requires_grad]  # only the LoRA A and B matrices
-    # One fused kernel updates all the LoRA matrices (56 on tiny) instead of a Python loop over them.
+    # One fused kernel updates all the LoRA matrices (28 on tiny) instead of a Python loop over them.
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
     pad = tokenizer.pad_token_id
     stream = batches(rows, cfg.batch_size, cfg.seed)
@@ -232,7 +198,7 @@ def train_loop(cfg, run_dir: Path, examples: list[dict], events: EventWriter) ->
     model.train()
     # The frozen 4-bit base dequantised once for the whole loop on CPU (labs.dequantized: bit-identical losses and
     # gradients), instead of twice per layer per step (forward, and backward for the activations' gradient)
-    with dequantized_base(model, device), lean_lora_if_exact(model, cfg):
+    with dequantized_base(model, device), lean_lora_training(model, cfg.lora.dropout):
         stats = train_steps(cfg, model, opt, params, stream, held, pad, device, events)
     return finish(cfg, run_dir, "loop", model, tokenizer, device, held, events, stats)
 
@@ -249,12 +215,13 @@ def train_steps(cfg, model, opt, params, stream, held, pad, device, events: Even
             group["lr"] = lr
         step_loss = 0.0
         for _ in range(cfg.grad_accum):
-            batch = collate(next(stream), pad, device)  # (B, T) ids, labels, mask
+            rows = next(stream)
+            batch = collate(rows, pad, device)  # (B, T) ids, labels, mask
             with mixed_precision(device, cfg.resolved_dtype(device)):
                 loss = answer_loss(model, batch) / cfg.grad_accum
             loss.backward()
             step_loss += loss.item()
-            tokens += int(batch["attention_mask"].sum())
+            tokens += sum(len(row["input_ids"]) for row in rows)  # counted on the host: no device sync for it
         torch.nn.utils.clip_grad_norm_(params, 1.0, foreach=True)
         opt.step()
         opt.zero_grad(set_to_none=True)

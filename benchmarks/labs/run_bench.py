@@ -115,7 +115,8 @@ def engine_pairs(data: Path, work: Path, rounds: int) -> dict:
             pair[engine] = {"steps_per_s": round(m["steps"] / m["train_duration_s"], 3),
                             "cpu_s_per_step": round(m["train_cpu_s"] / m["steps"], 4),
                             "tokens_per_s": m["tokens_per_s"], "train_duration_s": m["train_duration_s"],
-                            "train_loss": m["train_loss"], "compliance_after": m["compliance_after"],
+                            "train_loss": m["train_loss"], "eval_loss": m["eval_loss"],
+                            "compliance_after": m["compliance_after"],
                             "wall_s": r["wall_s"], "load_before": r["load_before"], "load_after": r["load_after"]}
             print(engine, pair[engine]["steps_per_s"], "steps/s", file=sys.stderr)
         pair["ratio_steps_per_s"] = round(pair["loop"]["steps_per_s"] / pair["trl"]["steps_per_s"], 3)
@@ -209,11 +210,12 @@ def engines_only(results: dict, data: Path, work: Path, rounds: int, out: Path) 
         f"Median ratio, steps/s (ours / TRL's): **{e['ratio_steps_per_s_median']}**; CPU seconds per step "
         f"(TRL's / ours): **{e['ratio_cpu_median']}**.", "",
         "| pair | loop steps/s | trl steps/s | ratio | loop CPU s/step | trl CPU s/step | CPU ratio | "
-        "final loss (loop, trl) | load before (loop, trl) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "final loss (loop, trl) | validation loss (loop, trl) | load before (loop, trl) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
         *[f"| {i + 1} | {p['loop']['steps_per_s']} | {p['trl']['steps_per_s']} | {p['ratio_steps_per_s']} | "
           f"{p['loop']['cpu_s_per_step']} | {p['trl']['cpu_s_per_step']} | {p['ratio_cpu']} | "
-          f"{p['loop']['train_loss']}, {p['trl']['train_loss']} | {p['loop']['load_before'][0]}, "
+          f"{p['loop']['train_loss']}, {p['trl']['train_loss']} | {p['loop'].get('eval_loss')}, "
+          f"{p['trl'].get('eval_loss')} | {p['loop']['load_before'][0]}, "
           f"{p['trl']['load_before'][0]} |" for i, p in enumerate(e["pairs"])],
         "", f"Command: `{results['commands']['engines']}`", ""]
     out.mkdir(parents=True, exist_ok=True)

@@ -67,7 +67,8 @@ def test_the_inference_view_generates_the_same_answers_as_peft_on_the_4bit_base(
 
 
 def test_training_through_the_dequantised_base_gives_bit_identical_losses_and_lora_gradients(short_run_config):
-    from labs.train import answer_loss, lean_lora_if_exact, load_for_training
+    from labs.lean_lora_train import lean_lora_training
+    from labs.train import answer_loss, load_for_training
 
     torch.manual_seed(0)
     model, tokenizer, device = load_for_training(short_run_config)
@@ -80,7 +81,7 @@ def test_training_through_the_dequantised_base_gives_bit_identical_losses_and_lo
         loss.backward()
         return loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
 
-    with lean_lora_if_exact(model, short_run_config):
+    with lean_lora_training(model, short_run_config.lora.dropout):
         bnb_loss, bnb_grads = loss_and_grads()
         with dequantized_base(model, device) as changed:
             assert changed == 14

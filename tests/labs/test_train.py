@@ -59,6 +59,77 @@ def test_the_answer_only_loss_equals_the_models_own_loss_and_gradients(short_run
         assert torch.allclose(grad, their_grads[name], rtol=1e-4, atol=1e-7), name
 
 
+def test_the_answer_loss_gives_the_plain_computations_loss_bit_for_bit_and_its_gradients(short_run_config):
+    """Skipping the pad mask, running the last MLP on answer positions only and gathering once change no bit of the
+    loss, nor of any LoRA gradient outside the last MLP; the last MLP's sum over fewer positions (the others add
+    exact zeros) may round differently, within float32's 1e-6. The reference is the whole model run with its
+    mask, then the answer positions."""
+    import torch
+    import torch.nn.functional as F
+
+    from labs.lean_lora_train import lean_lora_training
+    from labs.train import answer_loss, load_for_training
+
+    torch.manual_seed(0)
+    model, tokenizer, device = load_for_training(short_run_config)
+    batch = training_batch_with_live_lora(model, tokenizer, device)
+    base = model.get_base_model()
+    model.train()
+
+    def plain():
+        hidden = base.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+        targets = batch["labels"][:, 1:]
+        learned = targets != -100
+        return F.cross_entropy(base.get_output_embeddings()(hidden[:, :-1][learned]).float(), targets[learned])
+
+    def loss_and_grads(loss_fn):
+        model.zero_grad(set_to_none=True)
+        loss = loss_fn()
+        loss.backward()
+        return loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
+
+    with lean_lora_training(model, 0.0):
+        ours, our_grads = loss_and_grads(lambda: answer_loss(model, batch))
+        ref, ref_grads = loss_and_grads(plain)
+    assert torch.equal(ours, ref)
+    assert our_grads.keys() == ref_grads.keys() and len(our_grads) == 28
+    last_mlp = f"layers.{len(base.model.layers) - 1}.mlp."
+    for name, grad in our_grads.items():
+        if last_mlp not in name:
+            assert torch.equal(grad, ref_grads[name]), name
+        else:
+            assert (grad - ref_grads[name]).abs().max() <= 1e-6 * ref_grads[name].abs().max(), name
+    assert all(g.abs().sum() > 0 for g in ref_grads.values())
+    assert "forward" not in vars(base.model.layers[-1].mlp)  # the whole MLP is back
+
+
+def test_a_right_padded_batch_needs_no_pad_mask_and_a_left_padded_one_keeps_it(short_run_config):
+    """answer_loss drops the mask of a right-padded batch: the learned positions' hidden states are the very same
+    numbers without it. A left-padded batch (real tokens after pads) keeps its mask and still gives the model's loss."""
+    import torch
+
+    from labs.train import answer_loss, load_for_training
+
+    torch.manual_seed(0)
+    model, tokenizer, device = load_for_training(short_run_config)
+    batch = training_batch_with_live_lora(model, tokenizer, device)
+    assert (batch["attention_mask"] == 0).any()  # there is padding to drop
+    body = model.get_base_model().model
+    with torch.no_grad():
+        masked = body(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+        unmasked = body(input_ids=batch["input_ids"]).last_hidden_state
+    real = batch["attention_mask"].bool()
+    assert torch.equal(unmasked[real], masked[real])
+
+    flip = lambda t: torch.stack([torch.roll(row, int((row_mask == 0).sum())) for row, row_mask  # noqa: E731
+                                  in zip(t, batch["attention_mask"])])
+    left = {k: flip(v) for k, v in batch.items()}  # the pads moved to the front of each row
+    assert (left["attention_mask"][:, 1:] > left["attention_mask"][:, :-1]).any()
+    with torch.no_grad():
+        ours, theirs = answer_loss(model, left).item(), model(**left).loss.item()
+    assert ours == pytest.approx(theirs, rel=1e-5)
+
+
 def test_a_gpu_computes_in_bf16_under_autocast_and_a_cpu_in_plain_fp32():
     import warnings
 
