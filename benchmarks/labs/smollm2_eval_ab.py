@@ -82,6 +82,7 @@ def main() -> None:
     result = {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "nproc": os.cpu_count(), "nice": os.nice(0),
               "recipe": RECIPE, "runs": runs}
     (args.out / "smollm2_eval_ab.json").write_text(json.dumps(result, indent=2))
+    (args.out / "smollm2_eval_ab.md").write_text(markdown(result))
     print(markdown(result))
 
 
@@ -90,6 +91,10 @@ def markdown(r: dict) -> str:
             f"{x['evaluation_cpu_s']} / {x['evaluation_wall_s']} | {x['eval_loss']} | {x['greedy_sha']} "
             f"{x['sampled_sha']} {x['regression_sha']} | {x['load_before']} → {x['load_after']} |" for x in r["runs"]]
     return "\n".join([
+        "# SmolLM2 lab run: validation pass and the base's evaluation, before and after (issue 11)", "",
+        f"Measured {r['date']} with `benchmarks/labs/smollm2_eval_ab.py` (raw numbers in `smollm2_eval_ab.json`), "
+        f"recipe `{r['recipe']}`, `nproc` {r['nproc']}, nice {r['nice']}, trees alternated on a shared machine: "
+        "compare the CPU seconds; the wall times carry the load.", "",
         "| code | eval batch | validation pass, CPU / wall s | base evaluation, CPU / wall s | eval loss | "
         "answers (greedy, sampled, general) sha | load average |", "|---|---|---|---|---|---|---|", *rows]) + "\n"
 
