@@ -72,7 +72,8 @@ def validation_loss(model, rows: list[dict], pad_id: int, device: str, batch_siz
     """Mean loss per answer token on held-out reference answers (no gradients).
 
     Only the answer positions go through the LM head (labs.train.answer_loss): on SmolLM2, whose 49k-token head
-    is a fifth of a token's work, the full (batch, length, vocabulary) logits made a pass ~1.5x slower."""
+    is a fifth of a token's work, that is 0.85x the CPU time of building the full (batch, length, vocabulary)
+    logits (benchmarks/labs/smollm2_eval_ab.md)."""
     import torch
 
     from labs.train import answer_loss
