@@ -107,7 +107,9 @@ def generate(model, tokenizer, greedy: list[list[dict]], max_new_tokens: int, sa
 
     Every row goes through one KV-cached decode loop (labs.serving.decode) in batches of `batch_size`, greedy and
     sampled rows side by side, and a row leaves the batch when it ends: for a small model a decoding step costs
-    about the same for 60 rows as for 110, so one batch instead of `generate`'s two halves the steps taken.
+    about the same for 60 rows as for 110, so one batch instead of `generate`'s two halves the steps taken. Rows
+    asking the same prompt (a question's greedy and sampled answers) go in the same batch, where they share its
+    prefill.
     """
     from labs.serving.decode import Row, decode_batch
 
@@ -116,10 +118,12 @@ def generate(model, tokenizer, greedy: list[list[dict]], max_new_tokens: int, sa
     rows = [Row(prompt, max_new_tokens, temperature=0.0, seed=0) for prompt in ids[: len(greedy)]]
     rows += [Row(prompt, max_new_tokens, temperature=temperature, top_p=top_p, seed=seed * 1_000_003 + i)
              for i, prompt in enumerate(ids[len(greedy):])]
+    first_seen: dict[tuple, int] = {}
+    order = sorted(rows, key=lambda r: first_seen.setdefault(tuple(r.prompt_ids), len(first_seen)))  # stable
     was_training = model.training
     model.eval()
-    for i in range(0, len(rows), batch_size):
-        decode_batch(model, tokenizer, rows[i: i + batch_size], {tokenizer.eos_token_id}, tokenizer.pad_token_id)
+    for i in range(0, len(order), batch_size):
+        decode_batch(model, tokenizer, order[i: i + batch_size], {tokenizer.eos_token_id}, tokenizer.pad_token_id)
     if was_training:
         model.train()
     answers = [row.text for row in rows]

@@ -1,5 +1,9 @@
-"""Tokenising and batching shared by both engines: only answer tokens are learned, padding never is, and a tiny
-dataset still gives full epochs of shuffled batches."""
+"""Tokenising and batching shared by both engines: only answer tokens are learned, padding never is, a tiny
+dataset still gives full epochs of shuffled batches, and the validation loss is the model's own loss per answer
+token."""
+
+import pytest
+
 
 def test_only_the_answer_and_its_end_token_are_learned(micro_base):
     from transformers import AutoTokenizer
@@ -35,3 +39,26 @@ def test_batches_visit_every_example_once_per_epoch_and_shrink_for_a_tiny_datase
     seen = [r["i"] for b in epoch for r in b]
     assert len(seen) == len(set(seen)) == 8
     assert [len(b) for b in (next(batches(rows[:3], batch_size=8, seed=0)),)] == [3]
+
+
+def test_the_validation_loss_is_the_models_own_loss_over_the_answer_tokens(short_run_config, micro_base):
+    """Only answer positions go through the LM head now; the figure is still `model(**batch).loss` per token."""
+    import torch
+
+    from labs.batching import collate, heldout_rows, validation_loss
+    from labs.train import load_for_training
+
+    model, tokenizer, device = load_for_training(short_run_config)
+    with torch.no_grad():  # a live adapter, so the loss is not just the base's
+        for name, param in model.named_parameters():
+            if "lora_B" in name:
+                param.normal_(0, 0.05)
+    rows = heldout_rows(short_run_config, tokenizer)[:7]
+    total = count = 0
+    with torch.no_grad():
+        for i in range(0, len(rows), 3):
+            batch = collate(rows[i: i + 3], tokenizer.pad_token_id, device)
+            n = int((batch["labels"][:, 1:] != -100).sum())
+            total, count = total + model(**batch).loss.item() * n, count + n
+    assert validation_loss(model, rows, tokenizer.pad_token_id, device, batch_size=3) == pytest.approx(
+        total / count, rel=1e-5)

@@ -90,3 +90,32 @@ def test_one_batched_decode_answers_greedily_as_generate_does_and_samples_whatev
     alone = [generate(model, tokenizer, [], 60, sampled=prompts[:3], batch_size=1, seed=1)[1] for _ in range(2)]
     assert alone[0] == alone[1] == sampled
     assert generate(model, tokenizer, [], 60, sampled=prompts[:3], seed=2)[1] != sampled  # the seed matters
+
+
+def test_the_smollm2_lab_evaluates_as_generate_does_with_sampled_rows_sharing_their_prompts_prefill():
+    """The SmolLM2 CPU recipe's evaluation path (fp32 base, LoRA off via lean_lora, one batch whose sampled rows
+    share a prompt with greedy ones) against plain `model.generate` on the peft model, on the real pretrained base."""
+    import torch
+
+    from labs.base import import_smollm2
+    from labs.config import apply_overrides, load_recipe
+    from labs.evaluate import generate, inference_view, render_prompts
+    from labs.train import load_for_training
+
+    import_smollm2()  # converted once per session (tests/labs/test_base.py checks the conversion itself)
+    cfg = apply_overrides(load_recipe("legal-format-smollm2-cpu"), ["eval.heldout=4"])
+    model, tokenizer, device = load_for_training(cfg)
+    prompts = [ex["messages"][:-1] for ex in corpus.legal_format_heldout(4, 0)]
+    with inference_view(model, device, adapter=False):
+        greedy, sampled = generate(model, tokenizer, prompts, 32, sampled=prompts[:2], batch_size=6, seed=1)
+        alone = generate(model, tokenizer, [], 32, sampled=prompts[:2], batch_size=1, seed=1)[1]
+
+    tokenizer.padding_side = "left"
+    enc = tokenizer(render_prompts(tokenizer, prompts), return_tensors="pt", padding=True, add_special_tokens=False)
+    with torch.inference_mode():
+        ids = model.generate(**enc, max_new_tokens=32, do_sample=False, temperature=None, top_p=None, top_k=None,
+                             pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+    tokenizer.padding_side = "right"
+    assert greedy == tokenizer.batch_decode(ids[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+    assert all(len(answer.split()) > 5 for answer in greedy)  # real answers, not empty strings that trivially match
+    assert sampled == alone and sampled != greedy[:2]  # a shared prefill changes no sampled draw

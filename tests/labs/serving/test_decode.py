@@ -84,3 +84,22 @@ def test_sampling_follows_the_distribution_and_top_p_cuts_the_tail():
     picks = [choose_tokens(probs.log(), [row])[0] for _ in range(2000)]
     assert set(picks) == {0, 1}  # 0.5 + 0.3 reach 0.7: tokens 2 and 3 are cut
     assert 0.55 < picks.count(0) / len(picks) < 0.70  # 0.5 / 0.8 = 0.625
+
+
+
+@pytest.mark.parametrize("scales, temperature, top_p", [
+    ((4, 3, 2.5), 0.7, 0.95), ((4, 3, 2.5), 1.0, 0.5),  # peaked: the top k hold each row's nucleus (2-78 tokens)
+    ((4, 1, 0.1), 0.7, 0.95), ((4, 3, 2.5), 0.7, 1.0)])  # a flat row, or top_p 1: the whole vocabulary is sorted
+def test_nucleus_sampling_among_the_top_k_draws_what_sorting_the_whole_vocabulary_draws(monkeypatch, scales,
+                                                                                        temperature, top_p):
+    from labs.serving import decode
+
+    logits = torch.randn(len(scales), 5000, generator=torch.Generator().manual_seed(3)) * torch.tensor(scales)[:, None]
+    top_k_mass = torch.softmax(logits / temperature, -1).topk(decode.NUCLEUS_K).values.sum(-1)
+    assert (top_k_mass.min() >= top_p) == (scales[1] > 1 and top_p < 1)  # each case takes the path it names
+    rows = lambda: [Row([1], 5, temperature=temperature, top_p=top_p, seed=s) for s in range(len(scales))]  # noqa
+    fast, slow = rows(), rows()
+    picks = [decode.choose_tokens(logits, fast) for _ in range(30)]
+    monkeypatch.setattr(decode, "NUCLEUS_K", logits.shape[1])  # always sort the whole vocabulary
+    assert picks == [decode.choose_tokens(logits, slow) for _ in range(30)]
+    assert len({tuple(p) for p in picks}) > 1  # the rows really sample
