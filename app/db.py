@@ -127,37 +127,36 @@ def read_rows(factory: sessionmaker[Session], sql: str, params: Sequence) -> lis
     a connection takes 800, and one round trip on PostgreSQL (autocommit) where a transaction takes three. One
     statement reads one consistent snapshot on its own. `sql` marks parameters with `?`; PostgreSQL's driver
     gets `%s`. A read on a connection the server dropped is tried once more on a new one."""
-    engine = factory.kw["bind"]
+    return _one_statement(factory.kw["bind"], sql, params, fetch=True, attempts=2)
+
+
+def _one_statement(engine: Engine, sql: str, params: Sequence, fetch: bool, attempts: int = 1) -> list[tuple]:
+    """One statement on its own on a pooled bare connection, in autocommit: psycopg would send a BEGIN first and
+    the pool a ROLLBACK after (two round trips for nothing on PostgreSQL), and a statement alone is atomic.
+    With `attempts` > 1, a statement whose connection the server had dropped is tried again on a new one."""
     sqlite_db = engine.dialect.paramstyle == "qmark"
     if not sqlite_db:
         sql = _driver_sql(sql)
-    for attempt in (1, 2):
+    for attempt in range(1, attempts + 1):
         connection = engine.raw_connection()
+        driver = connection.driver_connection
         try:
-            return _fetch(connection, sqlite_db, sql, params)
+            if not sqlite_db:
+                driver.autocommit = True
+            cursor = connection.cursor()
+            try:
+                cursor.execute(sql, tuple(params))
+                return cursor.fetchall() if fetch else []
+            finally:
+                cursor.close()
         except engine.dialect.loaded_dbapi.Error:
-            if not _discard_if_broken(engine, connection) or attempt == 2:
+            if not _discard_if_broken(engine, connection) or attempt == attempts:
                 raise
         finally:
+            if not sqlite_db and not driver.closed:
+                driver.autocommit = False  # as SQLAlchemy's sessions expect their connections
             connection.close()  # back to the pool (SQLite: rolled back; PostgreSQL: idle already)
     raise AssertionError("unreachable")
-
-
-def _fetch(connection: PoolProxiedConnection, sqlite_db: bool, sql: str, params: Sequence) -> list[tuple]:
-    driver = connection.driver_connection
-    if not sqlite_db:
-        # psycopg would send a BEGIN first, and the pool a ROLLBACK after: two round trips for nothing.
-        driver.autocommit = True
-    try:
-        cursor = connection.cursor()
-        try:
-            cursor.execute(sql, tuple(params))
-            return cursor.fetchall()
-        finally:
-            cursor.close()
-    finally:
-        if not sqlite_db and not driver.closed:
-            driver.autocommit = False  # as SQLAlchemy's sessions expect their connections
 
 
 def owns_any(factory: sessionmaker[Session], table: str, learner_ids: Collection[str]) -> bool:
@@ -202,34 +201,22 @@ def bare_transaction(factory: sessionmaker[Session]) -> Iterator[Callable[[str, 
 
 def write_rows(factory: sessionmaker[Session], statements: Sequence[tuple[str, Sequence]]) -> None:
     """INSERT/UPDATE statements ((sql, params)) in one transaction, for the writes of every click (a visit, a
-    quiz answer). On SQLite as `bare_transaction`; on PostgreSQL sent in one pipeline, BEGIN to COMMIT: one
-    round trip where they took one per statement plus two. Datetime parameters must come through `db_time`."""
+    quiz answer). One statement alone runs in autocommit on PostgreSQL: one round trip where BEGIN and COMMIT
+    make it three (see `progress`, which makes a click's write one statement there). Datetime parameters must
+    come through `db_time`."""
     engine = factory.kw["bind"]
-    if not _pipelines(engine.dialect.loaded_dbapi):  # SQLite, or a libpq older than 14
-        with bare_transaction(factory) as run:
-            for sql, params in statements:
-                run(sql, params)
+    if len(statements) == 1 and not on_sqlite(factory):
+        (sql, params), = statements
+        _one_statement(engine, sql, params, fetch=False)
         return
-    connection = engine.raw_connection()
-    try:
-        driver = connection.driver_connection
-        try:
-            with driver.pipeline(), driver.cursor() as cursor:
-                for sql, params in statements:
-                    cursor.execute(_driver_sql(sql), tuple(params))
-                driver.commit()
-        except BaseException:
-            _rollback(engine, connection)
-            raise
-    finally:
-        connection.close()
+    with bare_transaction(factory) as run:
+        for sql, params in statements:
+            run(sql, params)
 
 
-@cache
-def _pipelines(dbapi) -> bool:
-    """Whether this driver can pipeline statements (psycopg 3 on libpq 14 or later)."""
-    pipeline = getattr(dbapi, "Pipeline", None)
-    return bool(pipeline and pipeline.is_supported())
+def on_sqlite(factory: sessionmaker[Session]) -> bool:
+    """Whether the sessions of `factory` write to SQLite (else PostgreSQL), for SQL only one of them speaks."""
+    return factory.kw["bind"].dialect.paramstyle == "qmark"
 
 
 def _rollback(engine: Engine, connection: PoolProxiedConnection) -> None:

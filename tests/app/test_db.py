@@ -23,7 +23,7 @@ from app.db import (
     write_rows,
 )
 from app.models import Base, ChapterVisit, utcnow
-from app.progress import record_visit
+from app.progress import record_answer, record_visit
 
 TABLES = {"learners", "chapter_visits", "quiz_answers", "users", "cohorts", "cohort_members", "alembic_version"}
 
@@ -157,3 +157,21 @@ def test_a_clicks_write_is_all_or_nothing(empty_database_url):
     assert read_rows(sessions, "SELECT count(*) FROM learners", ()) == [(0,)]
     write_rows(sessions, [learner])  # the connection is usable again
     assert read_rows(sessions, "SELECT count(*) FROM learners", ()) == [(1,)]
+
+
+def test_concurrent_quiz_answers_of_new_learners_are_all_kept_with_their_learners(empty_database_url):
+    # On PostgreSQL the learner's upsert and the answer are one statement (app.progress): none may be lost, and
+    # two first answers of the same new learner at once must not collide on creating it.
+    migrate(empty_database_url)
+    sessions = make_session_factory(create_db_engine(empty_database_url))
+    learners = [f"00000000-0000-0000-0000-00000000010{n}" for n in range(5)]
+
+    def ten_answers(n: int) -> None:
+        for k in range(10):
+            record_answer(sessions, learners[(n + k) % 5], "chapter", f"q{k}", "a", k % 2 == 0)
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        list(pool.map(ten_answers, range(20)))
+    assert read_rows(sessions, "SELECT count(*) FROM quiz_answers", ()) == [(200,)]
+    assert read_rows(sessions, "SELECT count(*) FROM learners", ()) == [(5,)]
+    assert read_rows(sessions, "SELECT count(*) FROM quiz_answers WHERE correct", ()) == [(100,)]
