@@ -30,6 +30,8 @@ def _serve(args: argparse.Namespace) -> int:
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrate(settings.resolved_database_url)
+    for warning in several_workers_warnings(settings.rate_limit_storage, args.workers):
+        print(f"course serve: {warning}", file=sys.stderr, flush=True)
     print(f"Serving Fine-Tuning in Practice on http://{args.host}:{args.port}", flush=True)
     # proxy_headers off: the app believes X-Forwarded-* only from COURSE_TRUSTED_PROXIES (app.security).
     # With several workers uvicorn kills one that does not answer its health check in time and starts
@@ -38,6 +40,15 @@ def _serve(args: argparse.Namespace) -> int:
     uvicorn.run("app.main:create_app", factory=True, host=args.host, port=args.port, workers=args.workers,
                 proxy_headers=False, timeout_worker_healthcheck=WORKER_HEALTHCHECK_S)
     return 0
+
+
+def several_workers_warnings(rate_limit_storage: str, workers: int) -> list[str]:
+    """What several workers would get wrong with these settings, in words for the person starting them."""
+    if workers > 1 and rate_limit_storage.startswith("memory://"):
+        return [f"{workers} workers count rate limits and open event streams each on their own "
+                f"(COURSE_RATE_LIMIT_STORAGE=memory://), so a limit lets {workers} times as many through; share "
+                "them in Redis (COURSE_RATE_LIMIT_STORAGE=redis://host:6379)."]
+    return []
 
 
 def _read_password() -> str:

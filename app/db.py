@@ -2,9 +2,12 @@
 
 SQLite is made safe for concurrent writers here, in one place: WAL journal, a busy timeout and
 `BEGIN IMMEDIATE` transactions. Without them, concurrent read-modify-write loses updates silently.
+On PostgreSQL every round trip costs CPU in both processes on the same cores, so the reads and writes of
+every click take one each (see `read_rows`, `write_rows`, `_ping_after_idle`).
 """
 
 from collections.abc import Callable, Collection, Iterator, Sequence
+import time
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
@@ -13,11 +16,17 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import DateTime, Engine, Insert, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 READ_ONLY = "course_read_only"  # execution option set by `reading()`
+# A pooled PostgreSQL connection idle longer than this is pinged before use (a server restart, a proxy's idle
+# timeout); one in steady use is not: pinging every checkout was a quarter of a quiz answer's round trips.
+IDLE_PING_S = 10.0
+_IDLE_SINCE = "course_idle_since"  # key in a pooled connection's `info`
 
 
 def create_db_engine(url: str) -> Engine:
@@ -25,7 +34,9 @@ def create_db_engine(url: str) -> Engine:
     if not url.startswith("sqlite"):
         # Up to 40 connections, as many as FastAPI's thread pool has threads, so under load a request
         # never holds a thread while it waits for a connection.
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=30)
+        engine = create_engine(url, pool_size=10, max_overflow=30)
+        _ping_after_idle(engine)
+        return engine
 
     # 10 kept, as on PostgreSQL: with SQLAlchemy's default (5 kept, 10 more opened and closed on demand) 16
     # concurrent page views opened a connection, and ran its PRAGMAs, on many of their reads. Chapter views now
@@ -63,6 +74,39 @@ def create_db_engine(url: str) -> Engine:
     return engine
 
 
+def _ping_after_idle(engine: Engine) -> None:
+    """`pool_pre_ping`, but only for a connection that sat in the pool longer than IDLE_PING_S: one that fails is
+    replaced before anyone uses it (SQLAlchemy retries a checkout refused with DisconnectionError). A connection
+    the server dropped while in use is discarded by `_discard_if_broken` (bare reads and writes) or by
+    SQLAlchemy's own disconnect handling (sessions)."""
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection, record):
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection, record, _proxy):
+        if getattr(dbapi_connection, "closed", False):
+            raise DisconnectionError("the connection was closed while in the pool")
+        idle_since = record.info.get(_IDLE_SINCE)
+        if idle_since is not None and time.monotonic() - idle_since > IDLE_PING_S:
+            try:
+                engine.dialect.do_ping(dbapi_connection)
+            except engine.dialect.loaded_dbapi.Error as exc:
+                raise DisconnectionError(f"the connection failed its ping: {exc}") from exc
+
+
+def _discard_if_broken(engine: Engine, connection: PoolProxiedConnection) -> bool:
+    """When the driver reports this connection closed (the server went away mid-use): discard it and have every
+    connection opened before it reopened at its next checkout, as SQLAlchemy does on a disconnect it sees
+    itself (`Pool._invalidate`), so a database restart costs one failed statement, not one per pooled
+    connection. Whether it was broken."""
+    if getattr(connection.driver_connection, "closed", False):
+        engine.pool._invalidate(connection)
+        return True
+    return False
+
+
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
@@ -80,21 +124,39 @@ def reading(factory: sessionmaker[Session]) -> Iterator[Session]:
 def read_rows(factory: sessionmaker[Session], sql: str, params: Sequence) -> list[tuple]:
     """Rows of one SELECT run on the pool's bare DBAPI connection: for the reads of every page view. No
     SQLAlchemy statement machinery and no explicit BEGIN/ROLLBACK around it: about 70 µs where a Core read on
-    a connection takes 800. One statement reads one consistent snapshot on its own. `sql` marks
-    parameters with `?`; PostgreSQL's driver gets `%s`."""
-    engine = factory.kw["bind"]
-    if engine.dialect.paramstyle != "qmark":
+    a connection takes 800, and one round trip on PostgreSQL (autocommit) where a transaction takes three. One
+    statement reads one consistent snapshot on its own. `sql` marks parameters with `?`; PostgreSQL's driver
+    gets `%s`. A read on a connection the server dropped is tried once more on a new one."""
+    return _one_statement(factory.kw["bind"], sql, params, fetch=True, attempts=2)
+
+
+def _one_statement(engine: Engine, sql: str, params: Sequence, fetch: bool, attempts: int = 1) -> list[tuple]:
+    """One statement on its own on a pooled bare connection, in autocommit: psycopg would send a BEGIN first and
+    the pool a ROLLBACK after (two round trips for nothing on PostgreSQL), and a statement alone is atomic.
+    With `attempts` > 1, a statement whose connection the server had dropped is tried again on a new one."""
+    sqlite_db = engine.dialect.paramstyle == "qmark"
+    if not sqlite_db:
         sql = _driver_sql(sql)
-    connection = engine.raw_connection()
-    try:
-        cursor = connection.cursor()
+    for attempt in range(1, attempts + 1):
+        connection = engine.raw_connection()
+        driver = connection.driver_connection
         try:
-            cursor.execute(sql, tuple(params))
-            return cursor.fetchall()
+            if not sqlite_db:
+                driver.autocommit = True
+            cursor = connection.cursor()
+            try:
+                cursor.execute(sql, tuple(params))
+                return cursor.fetchall() if fetch else []
+            finally:
+                cursor.close()
+        except engine.dialect.loaded_dbapi.Error:
+            if not _discard_if_broken(engine, connection) or attempt == attempts:
+                raise
         finally:
-            cursor.close()
-    finally:
-        connection.close()  # back to the pool, which rolls back whatever the driver began
+            if not sqlite_db and not driver.closed:
+                driver.autocommit = False  # as SQLAlchemy's sessions expect their connections
+            connection.close()  # back to the pool (SQLite: rolled back; PostgreSQL: idle already)
+    raise AssertionError("unreachable")
 
 
 def owns_any(factory: sessionmaker[Session], table: str, learner_ids: Collection[str]) -> bool:
@@ -108,11 +170,11 @@ def owns_any(factory: sessionmaker[Session], table: str, learner_ids: Collection
 
 @contextmanager
 def bare_transaction(factory: sessionmaker[Session]) -> Iterator[Callable[[str, Sequence], list[tuple]]]:
-    """One transaction on the pool's bare DBAPI connection, for the writes of every click (a visit, a quiz
-    answer) and a browser's claim by its account: the ORM's statement building cost ~5 ms of CPU per such
-    write. Yields `run(sql, params) -> rows` (`?` marks). On SQLite the transaction takes the write lock at
-    once (BEGIN IMMEDIATE), as `transaction()` does; on PostgreSQL the driver begins one. Committed when the
-    block ends, rolled back on any error. Datetime parameters must come through `db_time`."""
+    """One transaction on the pool's bare DBAPI connection, for a browser's claim by its account: the ORM's
+    statement building cost ~5 ms of CPU per such write. Yields `run(sql, params) -> rows` (`?` marks). On
+    SQLite the transaction takes the write lock at once (BEGIN IMMEDIATE), as `transaction()` does; on
+    PostgreSQL the driver begins one. Committed when the block ends, rolled back on any error. Datetime
+    parameters must come through `db_time`."""
     engine = factory.kw["bind"]
     sqlite_db = engine.dialect.paramstyle == "qmark"
     connection = engine.raw_connection()
@@ -129,7 +191,7 @@ def bare_transaction(factory: sessionmaker[Session]) -> Iterator[Callable[[str, 
             yield run
             connection.commit()
         except BaseException:
-            connection.rollback()
+            _rollback(engine, connection)
             raise
         finally:
             cursor.close()
@@ -138,10 +200,29 @@ def bare_transaction(factory: sessionmaker[Session]) -> Iterator[Callable[[str, 
 
 
 def write_rows(factory: sessionmaker[Session], statements: Sequence[tuple[str, Sequence]]) -> None:
-    """INSERT/UPDATE statements ((sql, params)) in one `bare_transaction`."""
+    """INSERT/UPDATE statements ((sql, params)) in one transaction, for the writes of every click (a visit, a
+    quiz answer). One statement alone runs in autocommit on PostgreSQL: one round trip where BEGIN and COMMIT
+    make it three (see `progress`, which makes a click's write one statement there). Datetime parameters must
+    come through `db_time`."""
+    engine = factory.kw["bind"]
+    if len(statements) == 1 and not on_sqlite(factory):
+        (sql, params), = statements
+        _one_statement(engine, sql, params, fetch=False)
+        return
     with bare_transaction(factory) as run:
         for sql, params in statements:
             run(sql, params)
+
+
+def on_sqlite(factory: sessionmaker[Session]) -> bool:
+    """Whether the sessions of `factory` write to SQLite (else PostgreSQL), for SQL only one of them speaks."""
+    return factory.kw["bind"].dialect.paramstyle == "qmark"
+
+
+def _rollback(engine: Engine, connection: PoolProxiedConnection) -> None:
+    """Roll back after a failed transaction; a connection the server dropped is discarded instead."""
+    if not _discard_if_broken(engine, connection):
+        connection.rollback()
 
 
 def db_time(factory: sessionmaker[Session], value):

@@ -35,10 +35,12 @@ def load_current_user(request: Request) -> User | None:
     user = None
     if "user" in session:
         factory = request.app.state.sessions
-        user, ended = accounts.session_user(factory, session["user"], str(session.get("nonce")))
+        user, ended, owned = accounts.session_user(factory, session["user"], str(session.get("nonce")))
         if user is None or user.session_version != session.get("version") or ended:
             session.clear()
             user = None
+        else:
+            state["owned_learners"] = owned  # read with the user; `visitor_knowing` needs them next
     state["user"] = user
     return user
 
@@ -89,7 +91,9 @@ def visitor_knowing(request: Request, learner_account) -> Visitor:
             learner = holder.switch()
         visitor = Visitor(None, learner, (learner,))
     else:
-        owned = accounts.owned_learners(request.app.state.sessions, user.id)
+        owned = state.pop("owned_learners", None)
+        if owned is None:  # signed in during this request
+            owned = accounts.owned_learners(request.app.state.sessions, user.id)
         if learner not in owned:
             # A signed-in browser with a learner the account does not own yet (a cleared cookie, say).
             learner = _claim(request, user)
@@ -114,6 +118,7 @@ def _start_session(request: Request, user: User) -> None:
     state = _state(request)
     state["user"] = user
     state.pop("visitor", None)
+    state.pop("owned_learners", None)  # another account's, if one was signed in before
 
 
 def sign_in(request: Request, user: User) -> None:
@@ -148,6 +153,7 @@ def log_out(request: Request) -> None:
     state = _state(request)
     state["user"] = None
     state.pop("visitor", None)
+    state.pop("owned_learners", None)
     state["learner"].switch()
 
 

@@ -155,13 +155,13 @@ def real_delta_run(params, settings) -> SimulationRun:
     return SimulationRun.of(lora_rank, params, result)
 
 
-def _is_real(name: str, params) -> bool:
+def is_real(name: str, params) -> bool:
     return name == lora_rank.NAME and params.source == "real"
 
 
 def _plain_run(request: Request, name: str, query: dict[str, str]) -> SimulationRun:
     params = parse_query(name, query)
-    if _is_real(name, params):
+    if is_real(name, params):
         return real_delta_run(params, request.app.state.settings)
     return run_simulation(name, query)
 
@@ -192,7 +192,7 @@ def simulation_for_page(request: Request, name: str, query: dict[str, str]) -> S
 async def simulation_for_request(request: Request, name: str, query: dict[str, str]) -> SimulationRun:
     """As `simulation_for_page`, for async handlers: the database and the files are read in the thread pool."""
     query, reference = split_reference(name, query)
-    if _is_real(name, parse_query(name, query)):
+    if is_real(name, parse_query(name, query)):
         run = await run_in_threadpool(_plain_run, request, name, query)
     else:
         run = await run_simulation_async(name, query)

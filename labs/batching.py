@@ -71,12 +71,12 @@ def heldout_rows(cfg, tokenizer) -> list[dict]:
 def validation_loss(model, rows: list[dict], pad_id: int, device: str, batch_size: int = 25) -> float:
     """Mean loss per answer token on held-out reference answers (no gradients).
 
-    Only the answer positions go through the LM head (labs.train.answer_loss): on SmolLM2, whose 49k-token head
+    Only the answer positions go through the LM head (labs.answer_loss): on SmolLM2, whose 49k-token head
     is a fifth of a token's work, that is 0.85x the CPU time of building the full (batch, length, vocabulary)
     logits (benchmarks/labs/smollm2_eval_ab.md)."""
     import torch
 
-    from labs.train import answer_loss
+    from labs.answer_loss import answer_loss
 
     was_training = model.training
     model.eval()

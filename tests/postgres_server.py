@@ -71,6 +71,10 @@ class TemporaryPostgres:
     def url(self, name: str) -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
 
+    def server_pid(self) -> int:
+        """The postmaster's process id (its backends are its children), for benchmarks that count its CPU."""
+        return int((self.data_dir / "data" / "postmaster.pid").read_text().split()[0])
+
     def version(self) -> str:
         return self._run("postgres", "--version").stdout.strip()
 

@@ -7,6 +7,7 @@ from starlette.concurrency import run_in_threadpool
 import simulations
 from app.deps import CourseDep
 from app.chapter_page import render_chapter
+from app.simulation_fragments import fragment_response
 from app.simulation_measured import simulation_for_request
 from app.simulation_runs import api_body_async, describe, get_module
 
@@ -35,9 +36,9 @@ async def read_simulation(name: str, request: Request) -> Response:
 async def read_simulation_page(name: str, request: Request, course: CourseDep):
     """The chart fragment for htmx; otherwise the simulation's chapter at this state (a shareable link)."""
     query = dict(request.query_params)
-    run = await simulation_for_request(request, name, query)
     if request.headers.get("HX-Request"):
-        return request.app.state.templates.TemplateResponse(request, "_sim_output.html", {"run": run})
+        return await fragment_response(request, name, query)
+    await simulation_for_request(request, name, query)  # a bad value or reference: refused before the page
     chapter = course.chapters[get_module(name).CHAPTER]
     # The whole page reads and writes the database (visit, answers): that stays off the event loop.
     return await run_in_threadpool(render_chapter, request, chapter, {name: query})

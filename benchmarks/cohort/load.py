@@ -12,7 +12,10 @@ process (asyncio + aiohttp, loopback only), every learner loops for DURATION sec
 random value on its step, as a range input sends (the htmx fragment; the model runs unless its worker ran
 that state before), or answers a quiz question through the JSON
 API (one answer written), in the proportions of --mix. The instructor reloads the dashboard page every
-5 s. Requests in flight at the deadline finish and count.
+5 s. A pause that would end past the deadline ends the learner; requests in flight at the deadline finish
+and count. The learners run in a thread --driver-nice steps nicer than the servers (they stand for browsers
+on other machines), and the CPU of the driver, the server and the database (PostgreSQL, Redis) is reported
+per request.
 
 Verified after the server has stopped (so every counted view has been written): every answer that got
 a 200 is a row in quiz_answers, every chapter page that got a 200 is counted in chapter_visits (read
@@ -27,7 +30,7 @@ within one run (server CPU per request moves least with the machine's other work
 
 Usage: .venv/bin/python benchmarks/cohort/load.py [--learners 1000] [--duration 60] [--think-ms 5000]
            [--backends sqlite,postgresql] [--workers N (default: cores, for PostgreSQL)] [--out FILE]
-           [--baseline COMMIT] [--port FIRST]
+           [--baseline COMMIT] [--port FIRST] [--driver-nice 10]
 """
 
 import argparse
@@ -44,6 +47,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -203,9 +207,12 @@ async def one_click(learner: SimulatedLearner, rng: random.Random, mix: dict[str
 async def run_learner(learner, deadline, rng, samples, failures, think_s, mix) -> None:
     while time.monotonic() < deadline:
         if think_s:
-            await asyncio.sleep(rng.uniform(0, 2 * think_s))
-            if time.monotonic() >= deadline:
+            # A pause that would end past the deadline ends the learner at the deadline: sleeping it out made
+            # the measured window up to 2x THINK longer than the requests in it, and understated throughput.
+            pause = rng.uniform(0, 2 * think_s)
+            if time.monotonic() + pause >= deadline:
                 return
+            await asyncio.sleep(pause)
         started = time.perf_counter()
         try:
             kind, response = await one_click(learner, rng, mix)
@@ -230,7 +237,7 @@ async def run_instructor(teacher: httpx.AsyncClient, cohort_id: int, deadline: f
             samples["instructor_dashboard"].append((time.perf_counter() - started) * 1000)
             if response.status_code != 200:
                 failures["5xx" if response.status_code >= 500 else f"status {response.status_code}"] += 1
-        await asyncio.sleep(DASHBOARD_EVERY_S)
+        await asyncio.sleep(max(0.0, min(DASHBOARD_EVERY_S, deadline - time.monotonic())))
 
 
 def verify(db_url: str, cohort: dict, learners: list[SimulatedLearner]) -> dict:
@@ -268,7 +275,8 @@ def verify(db_url: str, cohort: dict, learners: list[SimulatedLearner]) -> dict:
     }
 
 
-async def measure(base: str, cohort: dict, teacher_cookies, db_url: str, server_pid: int, args) -> dict:
+async def measure(base: str, cohort: dict, teacher_cookies, db_url: str, server_pid: int, database_pids: list[int],
+                  args) -> dict:
     learners = [SimulatedLearner(base, n) for n in range(args.learners)]
     started = time.monotonic()
     enrol(db_url, cohort["id"], learners)
@@ -282,7 +290,7 @@ async def measure(base: str, cohort: dict, teacher_cookies, db_url: str, server_
     teacher = httpx.AsyncClient(base_url=base, timeout=120, cookies=teacher_cookies)
     start = time.monotonic()
     deadline = start + args.duration
-    cpu_before = os.times(), tree_cpu_s(server_pid)
+    cpu_before = os.times(), tree_cpu_s(server_pid), sum(tree_cpu_s(pid, reaped=True) for pid in database_pids)
     await asyncio.gather(
         run_instructor(teacher, cohort["id"], deadline, samples, failures),
         *(
@@ -293,21 +301,25 @@ async def measure(base: str, cohort: dict, teacher_cookies, db_url: str, server_
     elapsed = time.monotonic() - start
     client_times = os.times()
     cpu = {"client_cpu_s": client_times.user + client_times.system - cpu_before[0].user - cpu_before[0].system,
-           "server_cpu_s": tree_cpu_s(server_pid) - cpu_before[1]}
+           "server_cpu_s": tree_cpu_s(server_pid) - cpu_before[1],
+           "database_cpu_s": sum(tree_cpu_s(pid, reaped=True) for pid in database_pids) - cpu_before[2]}
     dashboard = (await teacher.get(f"/api/cohorts/{cohort['id']}/dashboard")).json()
     await asyncio.gather(teacher.aclose(), *(learner.client.close() for learner in learners))
     return {"learners": learners, "samples": samples, "failures": dict(failures), "elapsed_s": elapsed,
             "setup_s": setup_s, "dashboard": dashboard, **cpu}
 
 
-def tree_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process and its live descendants (uvicorn's workers), from /proc."""
+def tree_cpu_s(pid: int, reaped: bool = False) -> float:
+    """User + system CPU seconds of a process and its live descendants (uvicorn's workers, PostgreSQL's
+    backends), from /proc; with `reaped`, also of the root's children that ended (a closed connection's backend)."""
     total, pending = 0.0, [pid]
     while pending:
         current = pending.pop()
         try:
             fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
             total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            if reaped and current == pid:
+                total += (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
             for task in Path(f"/proc/{current}/task").iterdir():
                 pending += [int(child) for child in (task / "children").read_text().split()]
         except (FileNotFoundError, ProcessLookupError):
@@ -364,7 +376,30 @@ def server_env(data_dir: Path, db_url: str, rate_store: str, checkout: Path) -> 
     }
 
 
-def run_backend(backend: str, workers: int, args, pg: TemporaryPostgres | None, rate_store: str,
+def in_driver_thread(coroutine, nice: int):
+    """Run the learners' event loop to its end in a thread of its own, `nice` steps below this process (Linux
+    sets a niceness per thread, so the servers this process starts later keep its own). The learners stand for
+    browsers on other machines: sharing the two cores at equal priority, the driver took CPU the server would
+    have had (see client_cpu_ms_per_request)."""
+    outcome: dict = {}
+
+    def drive() -> None:
+        thread_id = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, thread_id, min(19, os.getpriority(os.PRIO_PROCESS, thread_id) + nice))
+        try:
+            outcome["result"] = asyncio.run(coroutine)
+        except BaseException as exc:  # re-raised in the caller's thread
+            outcome["error"] = exc
+
+    driver = threading.Thread(target=drive, name="learners")
+    driver.start()
+    driver.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
+
+
+def run_backend(backend: str, workers: int, args, pg: TemporaryPostgres | None, redis: TemporaryRedis | None,
                 checkout: Path = ROOT, label: str = "this_checkout") -> dict:
     """One measured run of the server in `checkout` (this one, or a baseline's worktree)."""
     data_dir = Path(tempfile.mkdtemp(prefix=f"cohort-bench-{backend}-"))
@@ -372,12 +407,15 @@ def run_backend(backend: str, workers: int, args, pg: TemporaryPostgres | None, 
     port = args.port + len(args.ports_used) if args.port else free_port()
     args.ports_used.append(port)
     base = f"http://127.0.0.1:{port}"
+    rate_store = redis.url if redis else "memory://"
     env = server_env(data_dir, db_url, rate_store, checkout)
     server = start_server(env, port, workers, cwd=checkout)
     load_before = [round(x, 2) for x in os.getloadavg()]
     try:
         teacher, cohort = instructor_cohort(base, env)
-        result = asyncio.run(measure(base, cohort, dict(teacher.cookies), db_url, server.pid, args))
+        database_pids = [pg.server_pid(), redis.process.pid] if pg else []
+        result = in_driver_thread(measure(base, cohort, dict(teacher.cookies), db_url, server.pid, database_pids,
+                                          args), args.driver_nice)
     finally:
         server.terminate()  # a graceful stop: each worker writes the views it still counts in memory
         server.wait(timeout=60)
@@ -401,6 +439,12 @@ def run_backend(backend: str, workers: int, args, pg: TemporaryPostgres | None, 
         # two saturates the shared cores, and a cost that moves less with other work on the machine than latency.
         "client_cpu_ms_per_request": round(result["client_cpu_s"] * 1000 / max(1, len(every)), 2),
         "server_cpu_ms_per_request": round(result["server_cpu_s"] * 1000 / max(1, len(every)), 2),
+        # PostgreSQL's server and Redis run on the same two cores: their CPU is part of what a request costs.
+        "database_cpu_ms_per_request": round(result["database_cpu_s"] * 1000 / max(1, len(every)), 2),
+        # The load driver's share of all the CPU the run used (driver, server, database).
+        "client_cpu_share": round(result["client_cpu_s"] / max(1e-9, result["client_cpu_s"] + result["server_cpu_s"]
+                                                               + result["database_cpu_s"]), 3),
+        "client_nice": args.driver_nice,
         "latency_ms": {
             kind: {"count": len(values), "p50": round(percentile(values, 50), 1),
                    "p99": round(percentile(values, 99), 1), "mean": round(statistics.fmean(values), 1) if values else 0}
@@ -463,6 +507,8 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results-class.json"))
     parser.add_argument("--baseline", help="also run the server of this commit (a temporary worktree) before "
                         "this checkout's, per backend, with the same driver: a ratio on the same machine's noise")
+    parser.add_argument("--driver-nice", type=int, default=10, help="how many steps nicer than the servers the "
+                        "learners' thread runs (0: the same priority, as before this option)")
     parser.add_argument("--port", type=int, default=0, help="the first server's port, the next run's one more "
                         "(default: any free port), for a machine whose engineers share out port ranges")
     args = parser.parse_args()
@@ -484,9 +530,9 @@ def main() -> int:
             for checkout, label in servers:
                 if backend == "postgresql":
                     with TemporaryPostgres() as pg, TemporaryRedis() as redis:
-                        runs.append(run_backend(backend, args.workers, args, pg, redis.url, checkout, label))
+                        runs.append(run_backend(backend, args.workers, args, pg, redis, checkout, label))
                 else:
-                    runs.append(run_backend(backend, 1, args, None, "memory://", checkout, label))
+                    runs.append(run_backend(backend, 1, args, None, None, checkout, label))
     finally:
         if baseline_dir:
             subprocess.run(["git", "worktree", "remove", "--force", str(baseline_dir)], cwd=ROOT, capture_output=True)
@@ -495,12 +541,16 @@ def main() -> int:
     report = {
         "command": f".venv/bin/python benchmarks/cohort/load.py --learners {args.learners} --duration {args.duration} "
         f"--backends {args.backends} --workers {args.workers} --think-ms {args.think_ms:g} --mix {mix}"
+        f" --driver-nice {args.driver_nice}"
         + (f" --baseline {args.baseline}" if args.baseline else ""),
         "setup": (
             f"course serve on 127.0.0.1: SQLite with one worker, PostgreSQL with {args.workers} workers and rate limits "
             f"in Redis; {args.learners} learners from a separate process (asyncio + aiohttp, one connection each, a "
-            f"random pause of 0-{2 * args.think_ms:g} ms before each click) doing {mix}; one instructor reloading the "
-            f"dashboard page every {DASHBOARD_EVERY_S:g} s. Sign-ups happen before the measured window. Lost writes "
+            f"random pause of 0-{2 * args.think_ms:g} ms before each click, none past the end of the window; their "
+            f"thread {args.driver_nice} steps nicer than the servers, as browsers on other machines would take none "
+            f"of the server's CPU) doing {mix}; one instructor reloading the dashboard page every "
+            f"{DASHBOARD_EVERY_S:g} s. Sign-ups happen before the measured window. CPU per request is counted for the "
+            "driver, the server's workers and the database's processes (PostgreSQL and Redis). Lost writes "
             "are checked against the database after a graceful stop, and against the instructor's dashboard. The "
             "2-core machine is shared with other work: see the load averages."
         ),

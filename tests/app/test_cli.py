@@ -131,3 +131,12 @@ def test_on_a_terminal_the_password_is_prompted_twice_and_must_match(monkeypatch
     answers = iter(["same passphrase", "same passphrase"])
     assert cli._read_password() == "same passphrase"
 
+
+
+def test_several_workers_counting_rate_limits_in_memory_are_warned_about_and_redis_is_not():
+    from app.cli import several_workers_warnings
+
+    (warning,) = several_workers_warnings("memory://", 2)
+    assert "2 times as many" in warning and "COURSE_RATE_LIMIT_STORAGE=redis://" in warning
+    assert several_workers_warnings("memory://", 1) == []
+    assert several_workers_warnings("redis://127.0.0.1:6379", 4) == []

@@ -1,24 +1,29 @@
 """The database layer on SQLite and PostgreSQL: migrations that run, match the models and undo cleanly,
-no lost write under concurrent read-modify-write, and reads that never queue behind a writer."""
+no lost write under concurrent read-modify-write, reads that never queue behind a writer, writes that are
+all or nothing, and a pool that outlives the database dropping its connections."""
 
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, select
+from sqlalchemy import create_engine, inspect, select
 
+from app import db
 from app.db import (
     MIGRATIONS_DIR,
     create_db_engine,
     make_session_factory,
     migrate,
+    read_rows,
     reading,
     transaction,
+    write_rows,
 )
-from app.models import Base, ChapterVisit
-from app.progress import record_visit
+from app.models import Base, ChapterVisit, utcnow
+from app.progress import record_answer, record_visit
 
 TABLES = {"learners", "chapter_visits", "quiz_answers", "users", "cohorts", "cohort_members", "alembic_version"}
 
@@ -92,3 +97,81 @@ def test_sqlite_connections_use_wal_and_a_busy_timeout(tmp_path):
     with engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+
+
+def _terminate_other_connections(url: str) -> int:
+    """Have the PostgreSQL server drop every connection to this database but the one asking (a restart)."""
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        dropped = connection.exec_driver_sql(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE pid <> pg_backend_pid()"
+            " AND datname = current_database() AND backend_type = 'client backend'"
+        ).scalar()
+    engine.dispose()
+    return dropped
+
+
+def _busy_pool(sessions, connections: int) -> None:
+    """Open `connections` pooled connections at once and return them to the pool."""
+    with ThreadPoolExecutor(max_workers=connections) as pool:
+        list(pool.map(lambda _: read_rows(sessions, "SELECT pg_sleep(0.05)", ()), range(connections)))
+
+
+def test_after_the_database_drops_its_connections_a_read_and_a_write_still_succeed(postgres):
+    url = postgres.create_database("dropped_connections")
+    migrate(url)
+    sessions = make_session_factory(create_db_engine(url))
+    _busy_pool(sessions, 6)
+    assert _terminate_other_connections(url) == 6
+    # Used a moment ago, so not pinged: the read finds its connection dead, tries once more on a new one, and
+    # has the pool reopen every connection older than that, so the write that follows gets a live one.
+    assert read_rows(sessions, "SELECT count(*) FROM learners", ()) == [(0,)]
+    record_visit(sessions, "00000000-0000-0000-0000-000000000003", "after-restart")
+    with reading(sessions) as session:
+        assert session.scalar(select(ChapterVisit.visits)) == 1
+
+
+def test_a_connection_idle_longer_than_the_ping_interval_is_checked_before_use(postgres, monkeypatch):
+    url = postgres.create_database("idle_connections")
+    migrate(url)
+    sessions = make_session_factory(create_db_engine(url))
+    _busy_pool(sessions, 3)
+    _terminate_other_connections(url)
+    monkeypatch.setattr(db, "IDLE_PING_S", 0.0)
+    # An ORM session has no retry of its own: only the ping at checkout keeps it from a dead connection.
+    with transaction(sessions) as session:
+        assert session.execute(select(1)).scalar() == 1
+
+
+def test_a_clicks_write_is_all_or_nothing(empty_database_url):
+    # On PostgreSQL the statements go in one pipeline: a failing second statement must undo the first.
+    migrate(empty_database_url)
+    sessions = make_session_factory(create_db_engine(empty_database_url))
+    now = db.db_time(sessions, utcnow())
+    learner = ("INSERT INTO learners (id, created_at, last_seen_at, content_version) VALUES (?, ?, ?, 0)",
+               ("00000000-0000-0000-0000-000000000004", now, now))
+    orphan = ("INSERT INTO quiz_answers (learner_id, chapter_slug, question_id, option_id, correct, answered_at)"
+              " VALUES (?, 'c', 'q', 'o', ?, ?)", ("no-such-learner", True, now))
+    with pytest.raises(sessions.kw["bind"].dialect.loaded_dbapi.IntegrityError):
+        write_rows(sessions, [learner, orphan])
+    assert read_rows(sessions, "SELECT count(*) FROM learners", ()) == [(0,)]
+    write_rows(sessions, [learner])  # the connection is usable again
+    assert read_rows(sessions, "SELECT count(*) FROM learners", ()) == [(1,)]
+
+
+def test_concurrent_quiz_answers_of_new_learners_are_all_kept_with_their_learners(empty_database_url):
+    # On PostgreSQL the learner's upsert and the answer are one statement (app.progress): none may be lost, and
+    # two first answers of the same new learner at once must not collide on creating it.
+    migrate(empty_database_url)
+    sessions = make_session_factory(create_db_engine(empty_database_url))
+    learners = [f"00000000-0000-0000-0000-00000000010{n}" for n in range(5)]
+
+    def ten_answers(n: int) -> None:
+        for k in range(10):
+            record_answer(sessions, learners[(n + k) % 5], "chapter", f"q{k}", "a", k % 2 == 0)
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        list(pool.map(ten_answers, range(20)))
+    assert read_rows(sessions, "SELECT count(*) FROM quiz_answers", ()) == [(200,)]
+    assert read_rows(sessions, "SELECT count(*) FROM learners", ()) == [(5,)]
+    assert read_rows(sessions, "SELECT count(*) FROM quiz_answers WHERE correct", ()) == [(100,)]

@@ -109,3 +109,31 @@ def test_logging_in_issues_a_token_for_the_new_session(app):
     assert client.cookies["csrftoken"] != anonymous_token
     stale = client.post("/api/auth/logout", headers={"x-csrftoken": anonymous_token})
     assert stale.status_code == 403
+
+
+def test_a_signed_in_answer_reads_the_account_and_its_learners_at_once_and_writes_once(people, course, monkeypatch):
+    from app import accounts, progress
+    from app.db import read_rows, write_rows
+
+    learner = people.learner()
+    chapter = next(c for c in course.chapters if c.meta.quiz)
+    question = chapter.meta.quiz[0]
+    learner.answer(chapter, question, question.options[0].id)  # this browser's learner is the account's now
+    reads, writes = [], []
+    monkeypatch.setattr(accounts, "read_rows", lambda *args: reads.append(args[1]) or read_rows(*args))
+    monkeypatch.setattr(progress, "write_rows", lambda *args: writes.append(args[1]) or write_rows(*args))
+    learner.answer(chapter, question, question.options[1].id)
+    assert len(reads) == 1 and "FROM users" in reads[0] and "learners" in reads[0]
+    assert len(writes) == 1
+    assert _answered(learner) == 1  # the latest answer counts, once
+
+
+def test_logging_in_as_another_account_acts_for_that_account_only(people, course):
+    first, second = people.learner(), people.learner()
+    chapter = next(c for c in course.chapters if c.meta.quiz)
+    question = chapter.meta.quiz[0]
+    first.answer(chapter, question, question.options[0].id)
+    email = second.get("/api/auth/me").json()["email"]
+    assert first.log_in(email).status_code == 200  # the first browser signs in as the second account
+    first.answer(chapter, chapter.meta.quiz[1], chapter.meta.quiz[1].options[0].id)
+    assert _answered(first) == _answered(second) == 1  # the second account's answer, not the first's
