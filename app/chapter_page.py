@@ -92,10 +92,13 @@ def render_chapter(
     finished_key = (key, token, encoding)
     body = _finished_pages(templates).get(finished_key)
     if body is None:
-        page = _page_cache(templates).get(key)
+        # A blank learner's page is joined from shared parts without a read: keeping it per learner would only
+        # push out the pages of learners whose parts cost reads (1,000 learners × 10 chapters do not fit).
+        page = None if blank else _page_cache(templates).get(key)
         if page is None:
             page = _render(request, chapter, visitor, shown, refused, blank)
-            _page_cache(templates).put(key, page)
+            if not blank:
+                _page_cache(templates).put(key, page)
         body = page.replace(TOKEN_PLACEHOLDER, token).encode()
         if encoding:
             body = compress(encoding, body)
