@@ -4,7 +4,6 @@ carries another learner's answers, another role's links or another address's "Lo
 
 import re
 
-import re  # noqa
 from itsdangerous import URLSafeSerializer
 
 from app.quiz import option_orders
@@ -31,7 +30,7 @@ def test_each_new_learner_sees_the_quiz_in_their_own_option_order(app, course):
         with CourseClient(app) as browser:
             html = _question(browser.get(chapter.url).text, question.id)
             expected = [option.id for option in option_orders(_learner_of(app, browser), chapter)[question.id]]
-            shown = [option_id for option_id in re.findall(r'name="option" value="([^"]+)"', html)]
+            shown = re.findall(r'name="option" value="([^"]+)"', html)
             assert shown == expected
             seen.add(tuple(shown))
     assert len(seen) > 1  # six learners, 24+ orders: the same order six times would mean a shared quiz part
@@ -66,4 +65,4 @@ def test_the_header_follows_the_role_and_the_address_whoever_rendered_the_page_f
     assert f'href="/login?next={chapter.url}"' in pages["anonymous"] and 'href="/account"' not in pages["anonymous"]
     simulation = chapter.meta.simulations[0].name
     at_slider = anonymous.get(f"/simulations/{simulation}").text  # the full page at a slider's address
-    assert f'href="/login?next=/simulations/{simulation}"' in at_slider, re.findall(r'href="/(?:login|account)[^"]*"', at_slider)
+    assert f'href="/login?next=/simulations/{simulation}"' in at_slider  # not the chapter's cached page
