@@ -1,10 +1,11 @@
-"""The chapter page, assembled from parts rendered once: the chapter's text with its simulations at their
-defaults (the same for everyone until the next deploy) and each quiz question in each answered state.
-Per request only the small per-learner parts are added: the quiz answers (each question in this learner's
-option order), the exercises' states, the lab widgets, the header.
+"""The chapter page, assembled from parts rendered once (app.chapter_parts): the page around them, the chapter's
+text with its simulations at their defaults (the same for everyone until the next deploy), each quiz question in
+each answered state, each exercise not yet tried. Per request the parts are joined in this learner's quiz order;
+only what the learner wrote (answers, attempts, runs) is read, and nothing when their content version says they
+have written nothing yet (a learner's first views).
 
-A chapter at its defaults is kept whole per learner (app.page_cache) while the learner's content version
-is unchanged, so a repeat view costs one small read. Cached parts and pages carry a placeholder where the
+A chapter at its defaults is kept whole per learner who has written something (app.page_cache) while the
+learner's content version is unchanged, so a repeat view costs one small read. Cached parts and pages carry a placeholder where the
 CSRF token goes; the finished page gets this browser's token. The finished page is kept too, as the bytes
 sent, in the encoding this browser accepts: a repeat view neither copies, encodes nor compresses ~70,000
 characters again (that was ~0.4 ms of a ~1.3 ms view, most of it in the allocator and page faults).
@@ -12,99 +13,34 @@ characters again (that was ~0.4 ms of a ~1.3 ms view, most of it in the allocato
 
 import asyncio
 import contextvars
-import time
 from concurrent.futures import ThreadPoolExecutor
-from weakref import WeakKeyDictionary
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
-from markupsafe import Markup
 
+from app import chapter_parts as parts
+from app.chapter_parts import TOKEN_PLACEHOLDER
 from app.compression import choose_encoding, compress
-from app.content import Chapter, Option
+from app.content import Chapter
 from app.exercises.service import exercise_states
-from app.exercises.views import exercise_views
 from app.identity import Visitor, current_visitor, load_current_user, visitor_knowing
-from app.lab_runs.service import bases
 from app.lab_runs.views import mount_labs
 from app.page_cache import CACHE_BYTES, PageCache, content_versions, learner_rows, versions_of
 from app.progress import latest_answers
 from app.quiz import option_orders
-from app.simulation_runs import run_simulation
 from app.simulation_views import mount_simulations
 
-TOKEN_PLACEHOLDER = "csrf-token-placeholder-d41d8cd9"
-
-
-class _PlaceholderRequest:
-    """Stands in for a request while a shared part renders: csrf_field() reads the token from here."""
-
-    scope = {"state": {"csrf_token": TOKEN_PLACEHOLDER}}
-
-
-# templates → {key: rendered part}: one entry per chapter; and the quiz questions per (question, option order,
-# answer), which only fill (up to 5! orders × 6 states for a 5-option question): in a PageCache of
-# QUIZ_PART_BYTES, least recently used out. In the soak benchmark they were the live heap's last creep.
-_PARTS: WeakKeyDictionary = WeakKeyDictionary()
-QUIZ_PART_BYTES = 4_000_000
 # Finished pages (the bytes sent, compressed: ~22 kB each) per (page, CSRF token, encoding): ~270 browsers'
 # latest views. One that fell out costs what every view cost before: the token put in, encoded, compressed.
 FINISHED_BYTES = 6_000_000
 
 
-def _shared_part(templates, key: tuple, render) -> str:
-    parts = _PARTS.setdefault(templates, {})
-    if key not in parts:
-        parts[key] = render()
-    return parts[key]
-
-
-def _default_body(templates, chapter: Chapter) -> Markup:
-    return _shared_part(
-        templates, ("body", chapter.slug), lambda: mount_simulations(templates, _PlaceholderRequest(), chapter, {})
-    )
-
-
-def _plotly_url(assets, templates, chapter: Chapter) -> str | None:
-    """The Plotly bundle the chapter's charts need, decided from the trace types of each simulation's figure."""
-
-    def decide() -> str | None:
-        if not chapter.meta.simulations:
-            return None
-        figures = (run_simulation(ref.name, {}).figure for ref in chapter.meta.simulations)
-        return assets.plotly_url({trace.get("type", "scatter") for figure in figures for trace in figure["data"]})
-
-    return _shared_part(templates, ("plotly", chapter.slug), decide)
-
-
-def _quiz_question(
-    templates, chapter: Chapter, question_index: int, options: list[Option], chosen: str | None
-) -> str:
-    context = {"chapter": chapter, "question": chapter.meta.quiz[question_index], "options": options,
-               "chosen": chosen, "just_answered": False, "request": _PlaceholderRequest()}
-    key = (chapter.slug, question_index, tuple(option.id for option in options), chosen)
-    cache = _bounded_parts(templates, "quiz", QUIZ_PART_BYTES)
-    part = cache.get(key)
-    if part is None:
-        part = templates.get_template("_quiz_question.html").render(context)
-        cache.put(key, part)
-    return part
-
-
-def _bounded_parts(templates, name: str, max_bytes: int) -> PageCache:
-    parts = _PARTS.setdefault(templates, {})
-    cache = parts.get(name)
-    if cache is None:  # dict.setdefault is atomic: two first views on two threads keep the same cache
-        cache = parts.setdefault(name, PageCache(max_bytes))
-    return cache
-
-
 def _page_cache(templates) -> PageCache:
-    return _bounded_parts(templates, "pages", CACHE_BYTES)
+    return parts.bounded_parts(templates, "pages", CACHE_BYTES)
 
 
 def _finished_pages(templates) -> PageCache:
-    return _bounded_parts(templates, "finished", FINISHED_BYTES)
+    return parts.bounded_parts(templates, "finished", FINISHED_BYTES)
 
 
 # A view's reads and writes run on a few threads of their own rather than in FastAPI's pool of 40: under 16
@@ -137,26 +73,32 @@ def render_chapter(
     app.state.visits.record(visitor.learner_id, chapter.slug)
     if versions == ():  # a new learner, whose first visit has just written its row: key the page by that row
         versions = content_versions(app.state.sessions, visitor.learner_ids)
+    # Nothing written yet (a learner's first chapters): the page is everyone's parts in this learner's quiz order.
+    blank = versions is not None and all(version == 0 for _, version in versions)
     key = None
     if versions is not None:
-        # The header shows links by role; the quiz's option order follows this browser's learner; the rest
-        # is the learners' content, which their versions vouch for.
+        # The header shows links by role, and its "Log in" link comes back to this address (a slider's address
+        # at its defaults shows the same chapter); the quiz's option order follows this browser's learner; the
+        # rest is the learners' content, which their versions vouch for.
         user = (visitor.user.id, visitor.user.role) if visitor.user else None
-        key = (chapter.slug, visitor.learner_id, tuple(sorted(visitor.learner_ids)), versions, user,
-               _bases_ready(app.state.settings))
+        key = (request.url.path, visitor.learner_id, tuple(sorted(visitor.learner_ids)), versions, user,
+               parts.bases_ready(app.state.settings))
     token = request.scope["state"].get("csrf_token", "")
     if key is None:
-        page = _render(request, chapter, visitor, shown, refused)
+        page = _render(request, chapter, visitor, shown, refused, blank)
         return HTMLResponse(page.replace(TOKEN_PLACEHOLDER, token), status_code=422 if refused else 200)
     templates = app.state.templates
     encoding = choose_encoding(request.headers.get("accept-encoding", ""))
     finished_key = (key, token, encoding)
     body = _finished_pages(templates).get(finished_key)
     if body is None:
-        page = _page_cache(templates).get(key)
+        # A blank learner's page is joined from shared parts without a read: keeping it per learner would only
+        # push out the pages of learners whose parts cost reads (1,000 learners × 10 chapters do not fit).
+        page = None if blank else _page_cache(templates).get(key)
         if page is None:
-            page = _render(request, chapter, visitor, shown, refused)
-            _page_cache(templates).put(key, page)
+            page = _render(request, chapter, visitor, shown, refused, blank)
+            if not blank:
+                _page_cache(templates).put(key, page)
         body = page.replace(TOKEN_PLACEHOLDER, token).encode()
         if encoding:
             body = compress(encoding, body)
@@ -166,22 +108,6 @@ def render_chapter(
     # Already encoded: app.compression passes it through as it is.
     return Response(body, media_type="text/html", headers={"Content-Encoding": encoding, "Vary": "Accept-Encoding"})
 
-
-# Which lab bases are built, per (data dir, bases setting): (when looked, ready flags). Looked again at most once
-# a BASES_CHECK_S: a stat per base on every view was ~50 µs under load, and a base appears only when an admin builds one.
-BASES_CHECK_S = 1.0
-_BASES_SEEN: dict[tuple, tuple[float, tuple[bool, ...]]] = {}
-
-
-def _bases_ready(settings) -> tuple[bool, ...]:
-    """Which lab bases this server has built, a part of every cached page's key: the lab forms list them, and a
-    base built while the server runs (`course-lab base import-smollm2`) is no write of any learner's."""
-    where, now = (settings.data_dir, settings.lab_bases), time.monotonic()
-    looked, ready = _BASES_SEEN.get(where, (-BASES_CHECK_S, ()))
-    if now - looked >= BASES_CHECK_S:
-        ready = tuple(base.ready for base in bases(settings))
-        _BASES_SEEN[where] = (now, ready)
-    return ready
 
 
 def _visitor_and_versions(request: Request, cacheable: bool) -> tuple[Visitor, tuple | None]:
@@ -202,38 +128,47 @@ def _visitor_and_versions(request: Request, cacheable: bool) -> tuple[Visitor, t
     return visitor, content_versions(sessions, visitor.learner_ids)
 
 
-def _render(request: Request, chapter: Chapter, visitor, shown: dict, refused: dict | None) -> str:
+def _render(request: Request, chapter: Chapter, visitor, shown: dict, refused: dict | None, blank: bool) -> str:
     """The page with the CSRF placeholder where this browser's token goes."""
     state = request.scope["state"]
     token, state["csrf_token"] = state.get("csrf_token", ""), TOKEN_PLACEHOLDER
     try:
-        return _render_parts(request, chapter, visitor, shown, refused)
+        return _render_parts(request, chapter, visitor, shown, refused or {}, blank)
     finally:
         state["csrf_token"] = token
 
 
-def _render_parts(request: Request, chapter: Chapter, visitor, shown: dict, refused: dict | None) -> str:
+def _render_parts(request: Request, chapter: Chapter, visitor, shown: dict, refused: dict, blank: bool) -> str:
+    """The page assembled from app.chapter_parts. `blank`: none of the visitor's learners has written anything a
+    chapter shows (no answers, attempts, runs, sweeps or keys), so their parts are everyone's and nothing is read."""
     app = request.app
-    templates, course, sessions = app.state.templates, app.state.course, app.state.sessions
-    body = mount_simulations(templates, request, chapter, shown) if shown else _default_body(templates, chapter)
-    answers = latest_answers(sessions, visitor.learner_ids, chapter.slug)
+    templates, course, sessions, settings = app.state.templates, app.state.course, app.state.sessions, app.state.settings
+    if shown:
+        body = mount_labs(templates, request, mount_simulations(templates, request, chapter, shown), settings, sessions,
+                          set(visitor.learner_ids))
+    elif blank:
+        body = parts.blank_labs_body(templates, request, chapter, settings, sessions)
+    else:
+        body = mount_labs(templates, request, parts.default_body(templates, chapter), settings, sessions,
+                          set(visitor.learner_ids))
+    answers = {} if blank else latest_answers(sessions, visitor.learner_ids, chapter.slug)
     orders = option_orders(visitor.learner_id, chapter)
     quiz = "".join(
-        _quiz_question(templates, chapter, index, orders[question.id], answers.get(question.id))
+        parts.quiz_question(templates, chapter, index, orders[question.id], answers.get(question.id))
         for index, question in enumerate(chapter.meta.quiz)
     )
-    exercises = exercise_views(chapter, exercise_states(sessions, visitor.learner_ids, chapter.slug), refused or {})
+    states = {} if blank or not chapter.meta.exercises else exercise_states(sessions, visitor.learner_ids, chapter.slug)
     previous, following = course.neighbours(chapter)
-    return templates.get_template("chapter.html").render(
-        {
-            "request": request,
-            "chapter": chapter,
-            "chapter_html": mount_labs(templates, request, body, app.state.settings, sessions, set(visitor.learner_ids)),
-            "quiz_html": Markup(quiz),
-            "plotly_url": _plotly_url(app.state.assets, templates, chapter),
-            "course": course,
-            "previous": previous,
-            "next": following,
-            "exercises": exercises,
-        }
-    )
+    skeleton = parts.skeleton(templates, request, chapter, {
+        "chapter": chapter,
+        "plotly_url": parts.plotly_url(app.state.assets, templates, chapter),
+        "course": course,
+        "previous": previous,
+        "next": following,
+        "exercises": bool(chapter.meta.exercises),
+    })
+    return parts.assemble(skeleton, {
+        "chapter_html": str(body),
+        "quiz_html": quiz,
+        "exercises_html": parts.exercises_html(templates, chapter, states, refused),
+    })

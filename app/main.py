@@ -13,6 +13,7 @@ from app.assets import Assets
 from app.compression import CompressionMiddleware
 from app.content import load_course
 from app.csrf import CourseCSRFMiddleware, csrf_field, csrf_token
+from app.dashboard_cache import DashboardCache
 from app.db import create_db_engine, make_session_factory
 from app.errors import install_error_handlers
 from app.gc_tuning import freeze_startup_objects
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None, run_command=None) -> FastAPI:
     app.state.engine = create_db_engine(settings.resolved_database_url)
     app.state.sessions = make_session_factory(app.state.engine)
     app.state.visits = VisitRecorder(app.state.sessions)
+    app.state.dashboards = DashboardCache()
     app.state.templates = Jinja2Templates(directory=PROJECT_ROOT / "templates")
     install_template_helpers(app.state.templates)
     install_lab_template_helpers(app.state.templates)

@@ -10,7 +10,7 @@ bytes it holds; the least recently used pages go first.
 import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -47,10 +47,12 @@ def content_versions(factory: sessionmaker[Session], learner_ids: Collection[str
 
 
 class PageCache:
-    """key → page, least recently used first out once the pages occupy more than `max_bytes` bytes."""
+    """key → page (or any value `sizeof` measures), least recently used first out once they occupy more than
+    `max_bytes` bytes."""
 
-    def __init__(self, max_bytes: int = CACHE_BYTES):
+    def __init__(self, max_bytes: int = CACHE_BYTES, sizeof: Callable[[object], int] = sys.getsizeof):
         self.max_bytes = max_bytes
+        self._sizeof = sizeof  # what an entry occupies; a page's sys.getsizeof by default
         self._pages: OrderedDict[tuple, str] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()  # pages render in the thread pool
@@ -65,10 +67,10 @@ class PageCache:
     def put(self, key: tuple, page: str) -> None:
         with self._lock:
             old = self._pages.pop(key, None)
-            self._bytes += sys.getsizeof(page) - (sys.getsizeof(old) if old is not None else 0)
+            self._bytes += self._sizeof(page) - (self._sizeof(old) if old is not None else 0)
             self._pages[key] = page
             while self._bytes > self.max_bytes and self._pages:
-                self._bytes -= sys.getsizeof(self._pages.popitem(last=False)[1])
+                self._bytes -= self._sizeof(self._pages.popitem(last=False)[1])
 
     def __len__(self) -> int:
         return len(self._pages)

@@ -75,11 +75,13 @@ def evaluation_context(run: Run) -> dict:
 def mount_labs(templates, request, html: str, settings, sessions, owners: set[str]) -> Markup:
     """Fill a chapter's lab placeholders with their forms (and, for evaluation, the latest run)."""
     html = str(html)
+    shared = None  # the recipes and bases (a glob and a stat per file): read once per page, not per widget
     for name in ("data", "training", "evaluation", "sweep", "compare", "serving"):
         marker = mount_marker("lab", name)
         if marker not in html:
             continue
-        context = {"recipes": service.recipes(), "bases": service.bases(settings), "settings": settings}
+        shared = shared or {"recipes": service.recipes(), "bases": service.bases(settings), "settings": settings}
+        context = dict(shared)
         if name == "evaluation":
             finished = [r for r in store.list_runs(sessions, owners) if r.status == "succeeded"]
             context["latest"] = run_public(finished[0]) if finished else None

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from app import cohorts
+from app import dashboard as figures
 from app.authz import is_allowed
 from app.dashboard import SORTS, build_dashboard, parse_page, time_ago
 from app.lab_runs.cohort import build_cohort_labs
@@ -65,9 +66,15 @@ def create_membership_from_form(request: Request, user: CurrentUser, sessions: S
         request,
         "cohort_join.html",
         {"user": user, "values": {"code": code}},
-        lambda: cohorts.join_cohort(sessions, user, code),
+        lambda: _join(request, sessions, user, code),
         "/account?notice=joined",
     )
+
+
+def _join(request: Request, sessions, user, code: str):
+    cohort = cohorts.join_cohort(sessions, user, code)
+    request.app.state.dashboards.forget(cohort.id)  # the new member shows on the dashboard's next refresh
+    return cohort
 
 
 def _sweeps_chart_bundle(request: Request, labs) -> str | None:
@@ -83,11 +90,17 @@ def read_dashboard_page(
     page: str = "1", sort: str = "name",
 ):
     """The dashboard: join code, learners × chapters (a page of them, `page` and `sort`), questions with their
-    misconceptions, lab runs."""
+    misconceptions, lab runs; the figures are at most app.dashboard_cache.TTL_S old."""
     number, sort = parse_page(page, sort)
-    dashboard = build_dashboard(sessions, course, cohort, number, sort)
-    shown = [row.user_id for row in dashboard.learners]
-    labs = build_cohort_labs(sessions, cohort, shown)  # the same page
+
+    def build():
+        dashboard = build_dashboard(sessions, course, cohort, number, sort)
+        shown = [row.user_id for row in dashboard.learners]
+        labs = build_cohort_labs(sessions, cohort, shown)  # the same page
+        return dashboard, labs, cohort_served_adapters(sessions, cohort, shown)
+
+    key = (cohort.id, number, sort, figures.PAGE_SIZE)  # everything the build reads but the database
+    dashboard, labs, served = request.app.state.dashboards.get(key, build)
     return render(
         request,
         "cohort_dashboard.html",
@@ -96,7 +109,7 @@ def read_dashboard_page(
             "sorts": SORTS,
             "labs": labs,
             "plotly_url": _sweeps_chart_bundle(request, labs),
-            "served": cohort_served_adapters(sessions, cohort, shown),
+            "served": served,
             "join_code": cohorts.format_code(cohort.join_code),
             "can_manage": is_allowed(sessions, user, "cohort", "manage", cohort),
             "time_ago": time_ago,
@@ -114,10 +127,12 @@ def update_join_code_from_form(cohort: ManagedCohort, sessions: SessionsDep):
 
 @router.post("/{cohort_id}/members/{user_id}/remove")
 def delete_member_from_form(
-    cohort: ManagedCohort, user_id: ObjectId, sessions: SessionsDep, page: FormText = "1", sort: FormText = "name"
+    request: Request, cohort: ManagedCohort, user_id: ObjectId, sessions: SessionsDep, page: FormText = "1",
+    sort: FormText = "name",
 ):
     """Remove a learner and come back to the dashboard, at the page and sort the form was on."""
     number, sort = parse_page(page, sort)
     cohorts.remove_member(sessions, cohort, user_id)
+    request.app.state.dashboards.forget(cohort.id)
     back = "" if (number, sort) == (1, "name") else f"&page={number}&sort={sort}"
     return RedirectResponse(f"/cohorts/{cohort.id}?notice=removed{back}", status_code=303)

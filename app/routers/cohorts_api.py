@@ -5,7 +5,7 @@ its CSV. Which cohorts a user may touch is decided by app.authz (through the dep
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
 from app import cohorts
@@ -73,9 +73,10 @@ def read_cohorts(user: CohortReader, sessions: SessionsDep) -> list[CohortListed
 
 
 @router.post("/join")
-def create_membership(body: JoinIn, user: CurrentUser, sessions: SessionsDep) -> JoinedPublic:
+def create_membership(request: Request, body: JoinIn, user: CurrentUser, sessions: SessionsDep) -> JoinedPublic:
     """Join the cohort with this code (joining twice is harmless)."""
     cohort = cohorts.join_cohort(sessions, user, body.code)
+    request.app.state.dashboards.forget(cohort.id)  # the new member shows on the dashboard's next refresh
     return JoinedPublic(id=cohort.id, name=cohort.name)
 
 
@@ -86,9 +87,10 @@ def update_join_code(cohort: ManagedCohort, sessions: SessionsDep) -> CohortPubl
 
 
 @router.delete("/{cohort_id}/members/{user_id}", status_code=204)
-def delete_member(cohort: ManagedCohort, user_id: ObjectId, sessions: SessionsDep) -> None:
+def delete_member(request: Request, cohort: ManagedCohort, user_id: ObjectId, sessions: SessionsDep) -> None:
     """Remove a learner from the cohort (their own progress stays theirs)."""
     cohorts.remove_member(sessions, cohort, user_id)
+    request.app.state.dashboards.forget(cohort.id)
 
 
 @router.get("/{cohort_id}/dashboard")

@@ -64,17 +64,17 @@ def test_rendered_quiz_questions_are_kept_within_their_byte_budget_however_many_
     import itertools
     import sys
 
-    from app import chapter_page
+    from app import chapter_parts
 
-    monkeypatch.setattr(chapter_page, "QUIZ_PART_BYTES", 200_000)
-    monkeypatch.setitem(chapter_page._PARTS, app.state.templates, {})  # a fresh set of parts for this test
+    monkeypatch.setattr(chapter_parts, "QUIZ_PART_BYTES", 200_000)
+    monkeypatch.setitem(chapter_parts._PARTS, app.state.templates, {})  # a fresh set of parts for this test
     templates = app.state.templates
     chapter = next(chapter for chapter in course.chapters if any(len(q.options) >= 4 for q in chapter.meta.quiz))
     index, question = next((i, q) for i, q in enumerate(chapter.meta.quiz) if len(q.options) >= 4)
     for order in itertools.permutations(question.options):
         for chosen in [None, *(option.id for option in question.options)]:
-            part = chapter_page._quiz_question(templates, chapter, index, list(order), chosen)
+            part = chapter_parts.quiz_question(templates, chapter, index, list(order), chosen)
             assert question.options[0].id in part
-    parts = chapter_page._PARTS[templates]["quiz"]
+    parts = chapter_parts._PARTS[templates]["quiz"]
     assert 0 < len(parts) < 24 * 5
     assert sum(sys.getsizeof(page) for page in parts._pages.values()) <= 200_000

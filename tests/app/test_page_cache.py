@@ -240,7 +240,7 @@ def test_two_first_views_at_once_share_one_cache_of_finished_pages(monkeypatch):
             super().__init__(max_bytes)
 
     monkeypatch.setattr(chapter_page, "PageCache", SlowToMake)
-    templates = type("Templates", (), {})()  # a fresh key of chapter_page._PARTS
+    templates = type("Templates", (), {})()  # a fresh key of chapter_parts._PARTS
     found = []
     threads = [threading.Thread(target=lambda: found.append(chapter_page._finished_pages(templates))) for _ in range(2)]
     for thread in threads:
