@@ -137,9 +137,9 @@ def render_chapter(
     key = None
     if versions is not None:
         # The header shows links by role; the quiz's option order follows this browser's learner; the rest
-        # is the learners' content, which their versions vouch for.
+        # is the learners' content, which their versions vouch for (a page's version: a new one replaces it).
         user = (visitor.user.id, visitor.user.role) if visitor.user else None
-        key = (chapter.slug, visitor.learner_id, tuple(sorted(visitor.learner_ids)), versions, user)
+        key = (chapter.slug, visitor.learner_id, tuple(sorted(visitor.learner_ids)), user)
     token = request.scope["state"].get("csrf_token", "")
     if key is None:
         page = _render(request, chapter, visitor, shown, refused)
@@ -147,16 +147,16 @@ def render_chapter(
     templates = app.state.templates
     encoding = choose_encoding(request.headers.get("accept-encoding", ""))
     finished_key = (key, token, encoding)
-    body = _finished_pages(templates).get(finished_key)
+    body = _finished_pages(templates).get(finished_key, versions)
     if body is None:
-        page = _page_cache(templates).get(key)
+        page = _page_cache(templates).get(key, versions)
         if page is None:
             page = _render(request, chapter, visitor, shown, refused)
-            _page_cache(templates).put(key, page)
+            _page_cache(templates).put(key, page, versions)
         body = page.replace(TOKEN_PLACEHOLDER, token).encode()
         if encoding:
             body = compress(encoding, body)
-        _finished_pages(templates).put(finished_key, body)
+        _finished_pages(templates).put(finished_key, body, versions)
     if encoding is None:
         return HTMLResponse(body)
     # Already encoded: app.compression passes it through as it is.

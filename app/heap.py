@@ -1,6 +1,7 @@
 """glibc's heap in a long-running server: large blocks get mappings of their own (`steady_heap`, set by
 `course serve` before the app starts), and a background thread hands the heap's free pages back to the OS
-once a minute (`start_trimming`, from the app's lifespan), so RSS follows the memory the server uses.
+every TRIM_INTERVAL_S (`start_trimming`: started and stopped by the app's lifespan), so RSS follows the memory
+the server uses.
 """
 
 import ctypes
@@ -15,10 +16,9 @@ MMAP_THRESHOLD_BYTES = 32 * 1024
 # glibc gives each thread that allocates while the others' arenas are busy an arena of its own, up to 8 a core:
 # the thread pool's ~10 threads held 11, each with its own free holes (measured in benchmarks/soak).
 ARENA_MAX = 2
-TRIM_INTERVAL_S = 60.0
-
-_trimmer: threading.Thread | None = None
-_trimmer_lock = threading.Lock()
+# A trim takes 1-2 ms (GIL released; an arena is locked only while it is walked). Once a minute, what the
+# requests freed into holes piled up for a minute before it went back: a ~5 MB sawtooth over a creep.
+TRIM_INTERVAL_S = 10.0
 
 
 def _glibc():
@@ -60,20 +60,35 @@ def trim() -> bool:
     return True
 
 
-def start_trimming(interval_s: float = TRIM_INTERVAL_S) -> bool:
-    """Once per process: a daemon thread that trims every `interval_s` seconds, off the event loop."""
-    global _trimmer
-    with _trimmer_lock:
-        if _trimmer is not None:
-            return True
-        if _glibc() is None:
-            return False
+class Trimmer:
+    """A daemon thread that trims every `interval_s` seconds, off the event loop, until `stop()` (the app's
+    lifespan starts one and stops it at shutdown, so no thread outlives its app)."""
 
-        def loop() -> None:
-            stop = threading.Event()  # never set: the thread lives as long as the process
-            while not stop.wait(interval_s):
-                trim()
+    def __init__(self, interval_s: float = TRIM_INTERVAL_S):
+        self.interval_s = interval_s
+        self.trims = 0  # how many trims ran: a test's proof that the thread works
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="heap-trimmer", daemon=True)
 
-        _trimmer = threading.Thread(target=loop, name="heap-trimmer", daemon=True)
-        _trimmer.start()
-        return True
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            trim()
+            self.trims += 1
+
+    def start(self) -> "Trimmer":
+        self._thread.start()
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+
+def start_trimming(interval_s: float = TRIM_INTERVAL_S) -> Trimmer | None:
+    """A started Trimmer, or None where there is no glibc to trim."""
+    return Trimmer(interval_s).start() if _glibc() is not None else None

@@ -77,4 +77,4 @@ def test_rendered_quiz_questions_are_kept_within_their_byte_budget_however_many_
             assert question.options[0].id in part
     parts = chapter_page._PARTS[templates]["quiz"]
     assert 0 < len(parts) < 24 * 5
-    assert sum(sys.getsizeof(page) for page in parts._pages.values()) <= 200_000
+    assert sum(sys.getsizeof(page) for _, page in parts._pages.values()) <= 200_000

@@ -116,3 +116,35 @@ def test_course_serve_keeps_the_threads_to_two_arenas(steady, most):
     assert arenas <= most
     if not steady:
         assert arenas > 2  # glibc's default: an arena per thread that allocates while the others are busy
+
+
+def test_the_app_trims_while_it_runs_and_its_trimmer_stops_at_shutdown(tmp_path, monkeypatch):
+    """The lifespan starts a trimmer and stops it: no trimming thread outlives its app."""
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from app import heap, main
+    from app.db import migrate
+    from app.settings import Settings
+
+    started = []
+
+    def quick_trimmer():
+        started.append(heap.start_trimming(interval_s=0.05))
+        return started[-1]
+
+    monkeypatch.setattr(main, "start_trimming", quick_trimmer)
+    settings = Settings(data_dir=tmp_path)
+    migrate(settings.resolved_database_url)
+    with TestClient(main.create_app(settings)) as client:
+        assert client.get("/healthz").status_code == 200
+        (trimmer,) = started
+        deadline = time.monotonic() + 10
+        while trimmer.trims < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert trimmer.running and trimmer.trims >= 2
+    assert not trimmer.running
+    trims = trimmer.trims
+    time.sleep(0.2)
+    assert trimmer.trims == trims  # stopped, not merely idle
