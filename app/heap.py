@@ -10,9 +10,13 @@ import threading
 
 M_MMAP_THRESHOLD = -3  # mallopt's parameter numbers (malloc.h)
 M_ARENA_MAX = -8
-# Lower than glibc's own starting value (128 KiB), and kept fixed: the caches' entries of 32-128 KiB
-# (simulation figures and bodies, compressed pages) come and go in random sizes and left the heap fragmented.
-MMAP_THRESHOLD_BYTES = 32 * 1024
+# Lower than glibc's own starting value (128 KiB), and kept fixed: the caches' entries (finished pages ~22 KiB,
+# compressed bodies, simulation figures and bodies of 8-120 KiB) come and go in random sizes and fragmented the
+# heap. At 32 KiB the heap's extent still grew 6.1 MB in 4.4 minutes of the soak with the live heap flat; at 8 KiB,
+# 2.7 MB (benchmarks/soak/README.md). glibc maps a block only when no free hole fits it and the heap would have to
+# grow, so the threshold decides what the heap grows for; a mapping costs a syscall (~2 us). Chapter page A/B:
+# server CPU per view unchanged (benchmarks/chapter).
+MMAP_THRESHOLD_BYTES = 8 * 1024
 # glibc gives each thread that allocates while the others' arenas are busy an arena of its own, up to 8 a core:
 # the thread pool's ~10 threads held 11, each with its own free holes (measured in benchmarks/soak).
 ARENA_MAX = 2
@@ -31,8 +35,9 @@ def _glibc():
 
 
 def steady_heap() -> None:
-    """On glibc, serve blocks of 32 KiB and more (page bodies, JSON, NumPy arrays) from their own mappings,
-    given back to the OS when freed. glibc's default raises that threshold each time such a block is freed
+    """On glibc, serve blocks of 8 KiB and more (page bodies, JSON, NumPy arrays) from their own mappings
+    rather than grow the heap for them (a free hole that fits still serves one), given back to the OS when
+    freed. glibc's default raises that threshold each time such a block is freed
     (up to 32 MB); larger blocks then come from the heap and leave holes in it that it keeps: 25-45 MB of
     free heap, half the growth of RSS, in the soak benchmark (benchmarks/soak). And at most ARENA_MAX
     arenas: the worker's threads share two heaps instead of one each. A value already set in

@@ -1,8 +1,9 @@
 """Heap probe for the soak (a diagnostic, not part of the benchmark): with this folder on PYTHONPATH and
 SOAK_HEAP_LOG=FILE set, `course serve` appends every 20 s its RSS split by kind (/proc/self/smaps_rollup:
 file-backed, anonymous), glibc's malloc statistics (mallinfo2: live and free heap, mmapped blocks), Python's
-small-object arenas and SQLite's memory (its page caches, which tracemalloc does not see), so growth can be
-told apart: data kept, or free memory malloc keeps.
+small-object arenas, SQLite's memory (its page caches, which tracemalloc does not see) and what each bounded
+cache holds (`caches=`: MB[cap MB](entries), so a cache still filling shows), so growth can be told apart:
+data kept, or free memory malloc keeps.
 SOAK_HEAP_TRIM_AT=S calls malloc_trim(0) once, S seconds in (how much free heap the OS can get back);
 SOAK_TRACEMALLOC=S starts tracemalloc S seconds in (the start stays fast), takes a snapshot 90 s later (the
 caches have turned over by then) and logs each minute the allocation sites that grew most since (slow: for
