@@ -71,7 +71,10 @@ def render_chapter(
     shown = {name: query for name, query in states.items() if query}
     visitor, versions = _visitor_and_versions(request, cacheable=not shown and not refused)
     app.state.visits.record(visitor.learner_id, chapter.slug)
-    if versions == ():  # a new learner, whose first visit has just written its row: key the page by that row
+    # A browser without a learner yet (a first visit, or a client that keeps no cookies): its page is not kept,
+    # or clients that drop cookies would push real learners' pages out of the cache, one new learner a request.
+    new_learner = versions == ()
+    if new_learner:  # its first visit has just written its row: key the page by that row
         versions = content_versions(app.state.sessions, visitor.learner_ids)
     # Nothing written yet (a learner's first chapters): the page is everyone's parts in this learner's quiz order.
     blank = versions is not None and all(version == 0 for _, version in versions)
@@ -79,10 +82,10 @@ def render_chapter(
     if versions is not None:
         # The header shows links by role, and its "Log in" link comes back to this address (a slider's address
         # at its defaults shows the same chapter); the quiz's option order follows this browser's learner; the
-        # rest is the learners' content, which their versions vouch for.
+        # rest is the learners' content, which their versions vouch for (a page's version: a new one replaces it).
         user = (visitor.user.id, visitor.user.role) if visitor.user else None
-        key = (request.url.path, visitor.learner_id, tuple(sorted(visitor.learner_ids)), versions, user,
-               parts.bases_ready(app.state.settings))
+        key = (request.url.path, visitor.learner_id, tuple(sorted(visitor.learner_ids)), user)
+        page_version = (versions, parts.bases_ready(app.state.settings))
     token = request.scope["state"].get("csrf_token", "")
     if key is None:
         page = _render(request, chapter, visitor, shown, refused, blank)
@@ -90,24 +93,24 @@ def render_chapter(
     templates = app.state.templates
     encoding = choose_encoding(request.headers.get("accept-encoding", ""))
     finished_key = (key, token, encoding)
-    body = _finished_pages(templates).get(finished_key)
+    body = None if new_learner else _finished_pages(templates).get(finished_key, page_version)
     if body is None:
         # A blank learner's page is joined from shared parts without a read: keeping it per learner would only
         # push out the pages of learners whose parts cost reads (1,000 learners × 10 chapters do not fit).
-        page = None if blank else _page_cache(templates).get(key)
+        page = None if blank else _page_cache(templates).get(key, page_version)
         if page is None:
             page = _render(request, chapter, visitor, shown, refused, blank)
             if not blank:
-                _page_cache(templates).put(key, page)
+                _page_cache(templates).put(key, page, page_version)
         body = page.replace(TOKEN_PLACEHOLDER, token).encode()
         if encoding:
             body = compress(encoding, body)
-        _finished_pages(templates).put(finished_key, body)
+        if not new_learner:
+            _finished_pages(templates).put(finished_key, body, page_version)
     if encoding is None:
         return HTMLResponse(body)
     # Already encoded: app.compression passes it through as it is.
     return Response(body, media_type="text/html", headers={"Content-Encoding": encoding, "Vary": "Accept-Encoding"})
-
 
 
 def _visitor_and_versions(request: Request, cacheable: bool) -> tuple[Visitor, tuple | None]:

@@ -1,6 +1,7 @@
 """glibc's heap in a long-running server: large blocks get mappings of their own (`steady_heap`, set by
 `course serve` before the app starts), and a background thread hands the heap's free pages back to the OS
-once a minute (`start_trimming`, from the app's lifespan), so RSS follows the memory the server uses.
+every TRIM_INTERVAL_S (`start_trimming`: started and stopped by the app's lifespan), so RSS follows the memory
+the server uses.
 """
 
 import ctypes
@@ -9,16 +10,19 @@ import threading
 
 M_MMAP_THRESHOLD = -3  # mallopt's parameter numbers (malloc.h)
 M_ARENA_MAX = -8
-# Lower than glibc's own starting value (128 KiB), and kept fixed: the caches' entries of 32-128 KiB
-# (simulation figures and bodies, compressed pages) come and go in random sizes and left the heap fragmented.
-MMAP_THRESHOLD_BYTES = 32 * 1024
+# Lower than glibc's own starting value (128 KiB), and kept fixed: the caches' entries (finished pages ~22 KiB,
+# compressed bodies, simulation figures and bodies of 8-120 KiB) come and go in random sizes and fragmented the
+# heap. At 32 KiB the heap's extent still grew 6.1 MB in 4.4 minutes of the soak with the live heap flat; at 8 KiB,
+# 2.7 MB (benchmarks/soak/README.md). glibc maps a block only when no free hole fits it and the heap would have to
+# grow, so the threshold decides what the heap grows for; a mapping costs a syscall (~2 us). Chapter page A/B:
+# server CPU per view unchanged (benchmarks/chapter).
+MMAP_THRESHOLD_BYTES = 8 * 1024
 # glibc gives each thread that allocates while the others' arenas are busy an arena of its own, up to 8 a core:
 # the thread pool's ~10 threads held 11, each with its own free holes (measured in benchmarks/soak).
 ARENA_MAX = 2
-TRIM_INTERVAL_S = 60.0
-
-_trimmer: threading.Thread | None = None
-_trimmer_lock = threading.Lock()
+# A trim takes 1-2 ms (GIL released; an arena is locked only while it is walked). Once a minute, what the
+# requests freed into holes piled up for a minute before it went back: a ~5 MB sawtooth over a creep.
+TRIM_INTERVAL_S = 10.0
 
 
 def _glibc():
@@ -31,8 +35,9 @@ def _glibc():
 
 
 def steady_heap() -> None:
-    """On glibc, serve blocks of 32 KiB and more (page bodies, JSON, NumPy arrays) from their own mappings,
-    given back to the OS when freed. glibc's default raises that threshold each time such a block is freed
+    """On glibc, serve blocks of 8 KiB and more (page bodies, JSON, NumPy arrays) from their own mappings
+    rather than grow the heap for them (a free hole that fits still serves one), given back to the OS when
+    freed. glibc's default raises that threshold each time such a block is freed
     (up to 32 MB); larger blocks then come from the heap and leave holes in it that it keeps: 25-45 MB of
     free heap, half the growth of RSS, in the soak benchmark (benchmarks/soak). And at most ARENA_MAX
     arenas: the worker's threads share two heaps instead of one each. A value already set in
@@ -60,20 +65,35 @@ def trim() -> bool:
     return True
 
 
-def start_trimming(interval_s: float = TRIM_INTERVAL_S) -> bool:
-    """Once per process: a daemon thread that trims every `interval_s` seconds, off the event loop."""
-    global _trimmer
-    with _trimmer_lock:
-        if _trimmer is not None:
-            return True
-        if _glibc() is None:
-            return False
+class Trimmer:
+    """A daemon thread that trims every `interval_s` seconds, off the event loop, until `stop()` (the app's
+    lifespan starts one and stops it at shutdown, so no thread outlives its app)."""
 
-        def loop() -> None:
-            stop = threading.Event()  # never set: the thread lives as long as the process
-            while not stop.wait(interval_s):
-                trim()
+    def __init__(self, interval_s: float = TRIM_INTERVAL_S):
+        self.interval_s = interval_s
+        self.trims = 0  # how many trims ran: a test's proof that the thread works
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="heap-trimmer", daemon=True)
 
-        _trimmer = threading.Thread(target=loop, name="heap-trimmer", daemon=True)
-        _trimmer.start()
-        return True
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            trim()
+            self.trims += 1
+
+    def start(self) -> "Trimmer":
+        self._thread.start()
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+
+def start_trimming(interval_s: float = TRIM_INTERVAL_S) -> Trimmer | None:
+    """A started Trimmer, or None where there is no glibc to trim."""
+    return Trimmer(interval_s).start() if _glibc() is not None else None

@@ -65,7 +65,7 @@ async def _lifespan(app: FastAPI):
     every simulation's default state first (about 25 ms), so the first chapter page waits for none; then
     freeze what startup made out of the garbage collector's view (app.gc_tuning)."""
     RUNS.warm_defaults()
-    start_trimming()
+    trimmer = start_trimming()
     settings = app.state.settings
     runner = make_runner(settings.runner, settings.ray_address)
     scheduler = Scheduler(settings, app.state.sessions, runner, app.state.run_command or training_command)
@@ -77,6 +77,8 @@ async def _lifespan(app: FastAPI):
     if app.state.scheduler:
         app.state.scheduler.stop()
     app.state.visits.stop()
+    if trimmer:
+        trimmer.stop()
 
 
 def create_app(settings: Settings | None = None, run_command=None) -> FastAPI:

@@ -48,29 +48,42 @@ def content_versions(factory: sessionmaker[Session], learner_ids: Collection[str
 
 class PageCache:
     """key → page (or any value `sizeof` measures), least recently used first out once they occupy more than
-    `max_bytes` bytes."""
+    `max_bytes` bytes.
+
+    A page may carry a `version` (the learners' content versions): a get for another version misses and drops
+    the page, and a put replaces it, so a key holds one page, never its stale versions too. Keyed by the
+    versions instead, every quiz answer left a dead page behind: the soak filled all 24 MB with them."""
 
     def __init__(self, max_bytes: int = CACHE_BYTES, sizeof: Callable[[object], int] = sys.getsizeof):
         self.max_bytes = max_bytes
         self._sizeof = sizeof  # what an entry occupies; a page's sys.getsizeof by default
-        self._pages: OrderedDict[tuple, str] = OrderedDict()
+        self._pages: OrderedDict[tuple, tuple[object, object]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()  # pages render in the thread pool
 
-    def get(self, key: tuple) -> str | None:
+    def get(self, key: tuple, version: object = None):
         with self._lock:
-            page = self._pages.get(key)
-            if page is not None:
-                self._pages.move_to_end(key)
-            return page
+            found = self._pages.get(key)
+            if found is None:
+                return None
+            if found[0] != version:
+                del self._pages[key]
+                self._bytes -= self._sizeof(found[1])
+                return None
+            self._pages.move_to_end(key)
+            return found[1]
 
-    def put(self, key: tuple, page: str) -> None:
+    def put(self, key: tuple, page, version: object = None) -> None:
         with self._lock:
             old = self._pages.pop(key, None)
-            self._bytes += self._sizeof(page) - (self._sizeof(old) if old is not None else 0)
-            self._pages[key] = page
+            self._bytes += self._sizeof(page) - (self._sizeof(old[1]) if old is not None else 0)
+            self._pages[key] = (version, page)
             while self._bytes > self.max_bytes and self._pages:
-                self._bytes -= self._sizeof(self._pages.popitem(last=False)[1])
+                self._bytes -= self._sizeof(self._pages.popitem(last=False)[1][1])
+
+    @property
+    def bytes(self) -> int:
+        return self._bytes
 
     def __len__(self) -> int:
         return len(self._pages)

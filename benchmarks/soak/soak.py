@@ -9,10 +9,13 @@ finished event stream.
 Then USERS visitors loop for DURATION seconds: a chapter page, a simulation at random slider values
 (new states fill the bounded run cache), their run's events read to the end over SSE, a quiz answer.
 
-RSS is read from /proc/<server pid>/status every 5 s, with the machine's 1-minute load average. "Flat" is
-judged on the second half of the run (after warm-up: caches filled, imports done): its least-squares slope
-must be under FLAT_SLOPE_MB_PER_MIN (noise: the heap trimmer's once-a-minute sawtooth is ~5 MB), and its
-highest sample is reported beside its first, so a bump that the slope averages away still shows.
+RSS is read from /proc/<server pid>/status every 5 s, with the machine's 1-minute load average and the
+requests served so far. "Flat" (see `flatness`) is judged on the last third of the run, when every cache
+has filled to its cap or to all the soak can put in it: RSS's least-squares slope there, both against the
+clock (under FLAT_SLOPE_MB_PER_MIN) and against the requests served (under FLAT_MB_PER_10K_REQUESTS: on a
+loaded machine fewer requests are served a minute, and what grows follows them), and the rise over the last
+5 minutes (the last minute's median minus that of the minute 5 minutes before it: a few samples caught in a
+burst of large temporaries, +15-20 MB for 5 s, do not count; a steady creep does), under FLAT_RISE_5_MIN_MB.
 
 Usage: .venv/bin/python benchmarks/soak/soak.py [--duration 600] [--users 6] [--think-ms 50]
 The committed results.json says what duration it was run for; README.md beside it explains the RSS curve,
@@ -26,6 +29,7 @@ import os
 import platform
 import random
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -42,6 +46,8 @@ from app.content import load_course  # noqa: E402
 COURSE = load_course(ROOT / "chapters")
 SAMPLE_EVERY_S = 5.0
 FLAT_SLOPE_MB_PER_MIN = 0.5
+FLAT_MB_PER_10K_REQUESTS = 0.9  # the time bar at the quiet machine's ~95 req/s (0.5 MB/min = 0.88 MB/10k)
+FLAT_RISE_5_MIN_MB = 1.0
 STARTUP_TIMEOUT_S = 600.0
 
 
@@ -79,14 +85,47 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def slope_mb_per_min(samples: list[tuple[float, float]]) -> float:
-    n = len(samples)
+def slope(points: list[tuple[float, float]]) -> float:
+    """The least-squares slope of y over x."""
+    n = len(points)
     if n < 2:
         return 0.0
-    mean_t = sum(t for t, _ in samples) / n
-    mean_m = sum(m for _, m in samples) / n
-    var = sum((t - mean_t) ** 2 for t, _ in samples)
-    return 60 * sum((t - mean_t) * (m - mean_m) for t, m in samples) / var if var else 0.0
+    mean_x = sum(x for x, _ in points) / n
+    mean_y = sum(y for _, y in points) / n
+    var = sum((x - mean_x) ** 2 for x, _ in points)
+    return sum((x - mean_x) * (y - mean_y) for x, y in points) / var if var else 0.0
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def flatness(memory: list[tuple[float, float, int]], duration: float) -> dict:
+    """The verdict on RSS samples (seconds, MB, requests served so far): see the module's docstring. A server
+    that died reads as 0 MB from then on: never flat."""
+    last_third = [sample for sample in memory if sample[0] >= 2 * duration / 3]
+    by_time = 60 * slope([(t, m) for t, m, _ in last_third])
+    by_requests = 10_000 * slope([(r, m) for _, m, r in last_third])
+    end = memory[-1][0]
+    last_minute = [m for t, m, _ in memory if t >= end - 60]
+    minute_before = [m for t, m, _ in memory if end - 360 <= t < end - 300]
+    rise = _median(last_minute) - _median(minute_before)
+    checks = {
+        "last_third_slope_mb_per_min": abs(by_time) < FLAT_SLOPE_MB_PER_MIN,
+        "last_third_mb_per_10k_requests": abs(by_requests) < FLAT_MB_PER_10K_REQUESTS,
+        "rise_over_last_5_min_mb": bool(minute_before) and abs(rise) < FLAT_RISE_5_MIN_MB,
+        "server_alive": all(m > 0 for _, m, _ in memory),
+    }
+    return {
+        "last_third_first": last_third[0][1], "last_third_max": max(m for _, m, _ in last_third),
+        "last_third_slope_mb_per_min": round(by_time, 2),
+        "last_third_mb_per_10k_requests": round(by_requests, 2),
+        "rise_over_last_5_min_mb": round(rise, 2),
+        "bars": {"slope_mb_per_min": FLAT_SLOPE_MB_PER_MIN, "mb_per_10k_requests": FLAT_MB_PER_10K_REQUESTS,
+                 "rise_over_last_5_min_mb": FLAT_RISE_5_MIN_MB},
+        "failed": [name for name, ok in checks.items() if not ok],
+        "flat": all(checks.values()),
+    }
 
 
 class Visitor:
@@ -164,9 +203,10 @@ async def visit(visitor: Visitor, deadline: float, think_s: float, samples: dict
                 failures[f"{kind}: status {response.status_code}"] += 1
 
 
-async def sample_memory(pid: int, started: float, deadline: float, memory: list, load: list) -> None:
+async def sample_memory(pid: int, started: float, deadline: float, memory: list, load: list, samples: dict) -> None:
     while True:
-        memory.append((round(time.monotonic() - started, 1), round(rss_mb(pid), 1)))
+        served = sum(len(v) for v in samples.values())
+        memory.append((round(time.monotonic() - started, 1), round(rss_mb(pid), 1), served))
         load.append(os.getloadavg()[0])
         if time.monotonic() >= deadline:
             return
@@ -182,17 +222,15 @@ async def soak(base: str, pid: int, users: int, duration: float, think_s: float)
     await asyncio.gather(*(visitor.wait_finished() for visitor in visitors))
     samples: dict[str, list[float]] = defaultdict(list)
     failures: Counter = Counter()
-    memory: list[tuple[float, float]] = []
+    memory: list[tuple[float, float, int]] = []
     load: list[float] = []
     started = time.monotonic()
     deadline = started + duration
-    await asyncio.gather(sample_memory(pid, started, deadline, memory, load),
+    await asyncio.gather(sample_memory(pid, started, deadline, memory, load, samples),
                          *(visit(v, deadline, think_s, samples, failures) for v in visitors))
     elapsed = time.monotonic() - started
     for visitor in visitors:
         await visitor.client.aclose()
-    second_half = [(t, m) for t, m in memory if t >= duration / 2]
-    slope = round(slope_mb_per_min(second_half), 2)
     return {
         "load_average_1min_during_run": {"min": round(min(load), 2), "mean": round(sum(load) / len(load), 2),
                                          "max": round(max(load), 2)},
@@ -203,13 +241,11 @@ async def soak(base: str, pid: int, users: int, duration: float, think_s: float)
         "latency_ms": {kind: {"count": len(v), "p50": round(percentile(v, 50), 1), "p99": round(percentile(v, 99), 1)}
                        for kind, v in sorted(samples.items())},
         "p99_ms_all": round(percentile([x for v in samples.values() for x in v], 99), 1),
-        "rss_mb": {"start": memory[0][1], "end": memory[-1][1], "max": max(m for _, m in memory),
-                   "second_half_first": second_half[0][1], "second_half_max": max(m for _, m in second_half),
-                   "second_half_growth": round(second_half[-1][1] - second_half[0][1], 1),
-                   "second_half_slope_mb_per_min": slope,
-                   # A server that died reads as 0 MB from then on: no verdict of "flat" for it.
-                   "flat": abs(slope) < FLAT_SLOPE_MB_PER_MIN and all(m > 0 for _, m in second_half)},
-        "rss_samples": memory,
+        "rss_mb": {"start": memory[0][1], "end": memory[-1][1], "max": max(m for _, m, _ in memory),
+                   "by_minute": {minute: memory[min(len(memory) - 1, round(minute * 60 / SAMPLE_EVERY_S))][1]
+                                 for minute in range(int(duration // 60) + 1)},
+                   **flatness(memory, duration)},
+        "rss_samples": memory,  # (seconds, MB, requests served so far)
     }
 
 

@@ -77,4 +77,25 @@ def test_rendered_quiz_questions_are_kept_within_their_byte_budget_however_many_
             assert question.options[0].id in part
     parts = chapter_parts._PARTS[templates]["quiz"]
     assert 0 < len(parts) < 24 * 5
-    assert sum(sys.getsizeof(page) for page in parts._pages.values()) <= 200_000
+    assert sum(sys.getsizeof(page) for _, page in parts._pages.values()) <= 200_000
+
+
+def test_clients_that_keep_no_cookies_do_not_fill_the_page_caches(app, course, monkeypatch):
+    """Each cookieless request is a new learner: keeping its page would push real learners' pages out."""
+    from app import chapter_parts
+
+    monkeypatch.setitem(chapter_parts._PARTS, app.state.templates, {})
+    chapter = course.chapters[1]
+    with CourseClient(app) as returning:
+        returning.get(chapter.url)
+        returning.get(chapter.url)  # a learner with a row: now kept
+        kept = {name: len(cache) for name, cache in chapter_parts._PARTS[app.state.templates].items()
+                if name in ("pages", "finished")}
+        assert kept.get("finished") == 1
+        for _ in range(5):
+            with CourseClient(app) as forgetful:
+                assert forgetful.get(chapter.url).status_code == 200
+        after = {name: len(cache) for name, cache in chapter_parts._PARTS[app.state.templates].items()
+                 if name in ("pages", "finished")}
+        assert after == kept
+        assert TOKEN_PLACEHOLDER not in returning.get(chapter.url).text

@@ -143,6 +143,35 @@ def test_the_cache_drops_the_least_recently_used_pages_past_its_size():
     assert len(cache) == 2 and cache.get(("a",)) == "w" * 1200
 
 
+def test_a_new_version_of_a_page_replaces_the_old_one_instead_of_adding_to_it():
+    """Every quiz answer bumps the learner's version; the old page must not stay behind as a dead entry."""
+    old, new = "o" * 5000, "n" * 6000
+    cache = PageCache(max_bytes=10**6)
+    cache.put(("chapter", "learner"), old, version=1)
+    assert cache.get(("chapter", "learner"), version=1) == old
+    assert cache.get(("chapter", "learner"), version=2) is None  # stale: a miss, and the old page is dropped
+    assert len(cache) == 0 and cache.bytes == 0
+    cache.put(("chapter", "learner"), old, version=2)
+    cache.put(("chapter", "learner"), new, version=3)
+    assert len(cache) == 1 and cache.bytes == sys.getsizeof(new)
+    assert cache.get(("chapter", "learner"), version=2) is None
+
+
+def test_a_learner_answering_again_and_again_keeps_one_page_per_chapter_in_the_caches(app, course):
+    from app.chapter_page import _finished_pages
+
+    chapter = course.chapters[1]
+    question = chapter.meta.quiz[0]
+    with CourseClient(app) as browser:
+        for option in question.options * 2:
+            browser.answer(chapter, question, option.id)
+            assert browser.get(chapter.url).status_code == 200
+        learner = _learner_of(app, browser)
+    pages = [key for key in _page_cache(app.state.templates)._pages if key[:2] == (chapter.url, learner)]
+    finished = [key for key in _finished_pages(app.state.templates)._pages if key[0][:2] == (chapter.url, learner)]
+    assert len(pages) == 1 and len(finished) == 1  # eight answers, eight versions: one page in each cache
+
+
 def test_pages_with_characters_beyond_latin1_are_counted_by_the_memory_they_occupy():
     """One "−" makes Python store a whole page at 2 bytes a character: the budget is memory, not length."""
     budget = 2_000_000
@@ -184,7 +213,7 @@ def test_a_finished_page_is_kept_per_encoding_and_each_decodes_to_the_same_page(
     assert pages["zstd"] == pages["br"] == pages["gzip"] == pages["identity"]
     assert set(re.findall(r'name="csrftoken" value="([^"]+)"', pages["zstd"])) == {token}
     assert any(key[1:] == (token, "gzip") and gzip.decompress(body).decode() == pages["gzip"]
-               for key, body in _finished_pages(app.state.templates)._pages.items())
+               for key, (_, body) in _finished_pages(app.state.templates)._pages.items())
 
 
 def test_a_copied_learner_cookie_of_an_account_gets_a_new_learners_page_not_the_accounts(people, course):
@@ -208,10 +237,10 @@ def test_a_copied_learner_cookie_of_an_account_gets_a_new_learners_page_not_the_
 def test_a_base_built_while_the_server_runs_shows_as_ready_on_a_cached_page(tmp_path, monkeypatch):
     """`course-lab base import-smollm2` runs beside a serving server (README): the lab form's base list (and
     the serving lab's models) must follow the models folder, not the page a learner's last view cached."""
-    from app import chapter_page
+    from app import chapter_parts
     from app.db import migrate
 
-    monkeypatch.setattr(chapter_page, "BASES_CHECK_S", 0.0)  # the folder is looked at again on every view
+    monkeypatch.setattr(chapter_parts, "BASES_CHECK_S", 0.0)  # the folder is looked at again on every view
 
     settings = Settings(data_dir=tmp_path, lab_bases="tiny,late-base")
     migrate(settings.resolved_database_url)

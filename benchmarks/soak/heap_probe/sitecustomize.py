@@ -1,8 +1,9 @@
 """Heap probe for the soak (a diagnostic, not part of the benchmark): with this folder on PYTHONPATH and
 SOAK_HEAP_LOG=FILE set, `course serve` appends every 20 s its RSS split by kind (/proc/self/smaps_rollup:
 file-backed, anonymous), glibc's malloc statistics (mallinfo2: live and free heap, mmapped blocks), Python's
-small-object arenas and SQLite's memory (its page caches, which tracemalloc does not see), so growth can be
-told apart: data kept, or free memory malloc keeps.
+small-object arenas, SQLite's memory (its page caches, which tracemalloc does not see) and what each bounded
+cache holds (`caches=`: MB[cap MB](entries), so a cache still filling shows), so growth can be told apart:
+data kept, or free memory malloc keeps.
 SOAK_HEAP_TRIM_AT=S calls malloc_trim(0) once, S seconds in (how much free heap the OS can get back);
 SOAK_TRACEMALLOC=S starts tracemalloc S seconds in (the start stays fast), takes a snapshot 90 s later (the
 caches have turned over by then) and logs each minute the allocation sites that grew most since (slow: for
@@ -67,6 +68,20 @@ if os.environ.get("SOAK_HEAP_LOG") and "serve" in sys.argv:
         arenas = int(stats.get("# arenas allocated current", 0))
         return f"pyarenas={arenas}({int(stats.get('# bytes in allocated blocks', 0)) / 2**20:.1f}MB used)"
 
+    def _caches() -> str:
+        """What each bounded cache holds by its own count, MB[cap](entries): which of them are still filling.
+        The chapter page's caches are found by a walk of the collector's objects (~50 ms with the GIL held, every
+        20 s: a diagnostic's price); the simulation runs' by name (made at import: gc.freeze hides it)."""
+        import gc
+
+        found = [obj for obj in gc.get_objects() if type(obj).__name__ == "PageCache"]
+        runs = sys.modules.get("app.simulation_runs")
+        found += [runs.RUNS] if runs else []
+        return "caches=" + ",".join(sorted(
+            f"{type(obj).__name__}={getattr(obj, 'bytes', getattr(obj, '_bytes', 0)) / 2**20:.1f}"
+            f"[{obj.max_bytes / 2**20:.0f}]({len(getattr(obj, '_pages', getattr(obj, '_recent', ())))})"
+            for obj in found))
+
     def _write(text: str) -> None:
         with open(os.environ["SOAK_HEAP_LOG"], "a") as out:
             out.write(text)
@@ -79,7 +94,7 @@ if os.environ.get("SOAK_HEAP_LOG") and "serve" in sys.argv:
                f"live={info.uordblks / 2**20:6.1f}MB free={info.fordblks / 2**20:6.1f}MB "
                f"mmapped={info.hblkhd / 2**20:5.1f}MB({info.hblks}) {_pymalloc()} "
                f"sqlite={_SQLITE.sqlite3_memory_used() / 2**20 if _SQLITE else float('nan'):.1f}MB "
-               f"threads={threading.active_count()}{traced} {note}\n")
+               f"threads={threading.active_count()}{traced} {_caches()} {note}\n")
 
     def _probe() -> None:
         trim_at, trimmed, base, next_diff = float(os.environ.get("SOAK_HEAP_TRIM_AT", "inf")), False, None, 0.0
