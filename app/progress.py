@@ -35,6 +35,11 @@ _ADD_VISITS = ("INSERT INTO chapter_visits (learner_id, chapter_slug, first_open
                " visits = chapter_visits.visits + excluded.visits, last_opened_at = excluded.last_opened_at")
 _ADD_ANSWER = ("INSERT INTO quiz_answers (learner_id, chapter_slug, question_id, option_id, correct, answered_at)"
                " VALUES (?, ?, ?, ?, ?, ?)")
+# The same, on PostgreSQL, behind the learner's upsert in one statement: the row's learner comes out of the
+# upsert's RETURNING, so the upsert runs first. Sub-statements of a WITH otherwise run in no set order, and a
+# visit row locked before its learner's row deadlocked with a flush that locks learners, then visits.
+_ADD_VISITS_AFTER_LEARNER = _ADD_VISITS.replace("VALUES (?, ?, ?, ?, ?)", "SELECT id, ?, ?, ?, ? FROM learner")
+_ADD_ANSWER_AFTER_LEARNER = _ADD_ANSWER.replace("VALUES (?, ?, ?, ?, ?, ?)", "SELECT id, ?, ?, ?, ?, ? FROM learner")
 
 
 def record_visit(factory: sessionmaker[Session], learner_id: str, chapter_slug: str) -> None:
@@ -46,7 +51,8 @@ def record_visits(factory: sessionmaker[Session], counts: Mapping[tuple[str, str
     now = db_time(factory, utcnow())
     if len(counts) == 1:  # a learner's first view of a chapter, written while they wait
         ((learner, slug), views), = counts.items()
-        write_rows(factory, _with_learner(factory, learner, now, _ADD_VISITS, (learner, slug, now, now, views)))
+        write_rows(factory, _with_learner(factory, learner, now, (_ADD_VISITS, _ADD_VISITS_AFTER_LEARNER),
+                                          (slug, now, now, views)))
         return
     # sorted: the same lock order everywhere
     learners = [(_ENSURE_LEARNER, (learner, now, now)) for learner in sorted({learner for learner, _ in counts})]
@@ -58,17 +64,21 @@ def record_answer(
     factory: sessionmaker[Session], learner_id: str, chapter_slug: str, question_id: str, option_id: str, correct: bool
 ) -> None:
     now = db_time(factory, utcnow())
-    answer = (learner_id, chapter_slug, question_id, option_id, bool(correct), now)
-    write_rows(factory, _with_learner(factory, learner_id, now, _ADD_ANSWER, answer))
+    answer = (chapter_slug, question_id, option_id, bool(correct), now)
+    write_rows(factory, _with_learner(factory, learner_id, now, (_ADD_ANSWER, _ADD_ANSWER_AFTER_LEARNER), answer))
 
 
-def _with_learner(factory: sessionmaker[Session], learner_id: str, now, sql: str, params: tuple) -> list[tuple]:
-    """The learner's row made or marked as seen, then `sql`: on PostgreSQL as one statement (the upsert in a
-    WITH), which runs alone in one round trip (app.db.write_rows) where two statements in a transaction took four;
-    SQLite allows no INSERT in a WITH, and a statement there costs a function call, not a round trip."""
+def _with_learner(
+    factory: sessionmaker[Session], learner_id: str, now, sql: tuple[str, str], params: tuple
+) -> list[tuple]:
+    """The learner's row made or marked as seen, then `sql` (its VALUES form, and its form reading the learner from
+    the upsert) with the learner and `params`: on PostgreSQL as one statement (the upsert in a WITH), which runs
+    alone in one round trip (app.db.write_rows) where two statements in a transaction took four; SQLite allows no
+    INSERT in a WITH, and a statement there costs a function call, not a round trip."""
+    values, after_learner = sql
     if on_sqlite(factory):
-        return [(_ENSURE_LEARNER, (learner_id, now, now)), (sql, params)]
-    return [(f"WITH learner AS ({_ENSURE_LEARNER}) {sql}", (learner_id, now, now, *params))]
+        return [(_ENSURE_LEARNER, (learner_id, now, now)), (values, (learner_id, *params))]
+    return [(f"WITH learner AS ({_ENSURE_LEARNER} RETURNING id) {after_learner}", (learner_id, now, now, *params))]
 
 
 @dataclass(frozen=True)

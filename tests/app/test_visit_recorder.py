@@ -63,3 +63,39 @@ def test_a_second_process_counts_its_first_view_too(empty_database_url):
     first.stop()
     second.stop()
     assert _visits(sessions, learner) == {"intro": 3}
+
+
+def test_a_first_view_waiting_on_a_flush_of_the_same_new_learner_finishes_and_counts(empty_database_url):
+    """A flush's transaction makes the learner's row, then adds the visit; a first view of the same new learner
+    comes in between. On PostgreSQL the first view's single statement used to lock its visit row before its
+    learner row (a WITH's parts run in no set order), and the two deadlocked, every time in this order."""
+    import threading
+    import time
+
+    from sqlalchemy import text
+
+    from app.models import utcnow
+    from app.progress import ensure_learner, record_visit
+
+    sessions = _sessions(empty_database_url)
+    learner, failures = str(uuid.uuid4()), []
+
+    def first_view():
+        try:
+            record_visit(sessions, learner, "intro")
+        except Exception as exc:  # noqa: BLE001 -- the assertion below names it
+            failures.append(exc)
+
+    with sessions() as flush:
+        ensure_learner(flush, learner)
+        view = threading.Thread(target=first_view)
+        view.start()
+        time.sleep(0.5)  # the first view now waits on the flush's new learner row
+        flush.execute(text("INSERT INTO chapter_visits (learner_id, chapter_slug, first_opened_at, last_opened_at,"
+                           " visits) VALUES (:learner, 'intro', :now, :now, 1) ON CONFLICT (learner_id, chapter_slug)"
+                           " DO UPDATE SET visits = chapter_visits.visits + excluded.visits"),
+                      {"learner": learner, "now": utcnow()})
+        flush.commit()
+    view.join(timeout=30)
+    assert not view.is_alive() and failures == []
+    assert _visits(sessions, learner) == {"intro": 2}
