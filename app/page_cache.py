@@ -85,5 +85,10 @@ class PageCache:
     def bytes(self) -> int:
         return self._bytes
 
+    def clear(self) -> None:
+        with self._lock:
+            self._pages.clear()
+            self._bytes = 0
+
     def __len__(self) -> int:
         return len(self._pages)

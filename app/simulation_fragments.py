@@ -5,8 +5,6 @@ Only a state the shared run cache holds is kept here; a learner's own measuremen
 real ΔW (read from the data dir, which a rebuild changes), are rendered for each request as before.
 """
 
-import threading
-from collections import OrderedDict
 from typing import Any
 
 from fastapi import Request
@@ -14,6 +12,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from app.compression import MIN_BYTES, choose_encoding, compress
+from app.page_cache import PageCache
 from app.simulation_measured import is_real, simulation_for_request, split_reference
 from app.simulation_runs import RUNS, SimulationRun, parse_query
 
@@ -26,37 +25,16 @@ Key = tuple[str, Any, str | None]  # (simulation, Params, the best encoding the 
 Body = tuple[bytes, str | None]  # the body and its Content-Encoding (None: sent as it is)
 
 
-class FragmentCache:
-    """Fragment bodies by (name, params, encoding), the least recently used evicted first; thread-safe."""
+class FragmentCache(PageCache):
+    """Fragment bodies by (name, params, encoding), counted by their bytes, the least recently used evicted first;
+    a body larger than the whole budget is not kept."""
 
     def __init__(self, max_bytes: int = CACHED_BYTES):
-        self.max_bytes = max_bytes
-        self.bytes = 0
-        self._bodies: OrderedDict[Key, Body] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Key) -> Body | None:
-        with self._lock:
-            body = self._bodies.get(key)
-            if body is not None:
-                self._bodies.move_to_end(key)
-            return body
+        super().__init__(max_bytes, sizeof=lambda body: len(body[0]))
 
     def put(self, key: Key, body: Body) -> None:
-        if len(body[0]) > self.max_bytes:
-            return
-        with self._lock:
-            if key in self._bodies:
-                return  # another request made the same bytes meanwhile
-            self._bodies[key] = body
-            self.bytes += len(body[0])
-            while self.bytes > self.max_bytes:
-                self.bytes -= len(self._bodies.popitem(last=False)[1][0])
-
-    def clear(self) -> None:
-        with self._lock:
-            self._bodies.clear()
-            self.bytes = 0
+        if len(body[0]) <= self.max_bytes:
+            super().put(key, body)
 
 
 FRAGMENTS = FragmentCache()
