@@ -16,7 +16,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import DateTime, Engine, Insert, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -96,6 +96,13 @@ def _ping_after_idle(engine: Engine) -> None:
                 raise DisconnectionError(f"the connection failed its ping: {exc}") from exc
 
 
+def _as_sqlalchemy_error(engine: Engine, sql: str | None, params: Sequence | None, error: Exception) -> DBAPIError:
+    """A driver's error from a bare statement as SQLAlchemy's class for it (IntegrityError, OperationalError, …),
+    the class the ORM's statements raise: so a caller catches one family (`SQLAlchemyError`) whichever way the
+    statement went and whichever driver ran it (a page header that survives a database outage relies on it)."""
+    return DBAPIError.instance(sql, params, error, engine.dialect.loaded_dbapi.Error, dialect=engine.dialect)
+
+
 def _discard_if_broken(engine: Engine, connection: PoolProxiedConnection) -> bool:
     """When the driver reports this connection closed (the server went away mid-use): discard it and have every
     connection opened before it reopened at its next checkout, as SQLAlchemy does on a disconnect it sees
@@ -149,9 +156,9 @@ def _one_statement(engine: Engine, sql: str, params: Sequence, fetch: bool, atte
                 return cursor.fetchall() if fetch else []
             finally:
                 cursor.close()
-        except engine.dialect.loaded_dbapi.Error:
+        except engine.dialect.loaded_dbapi.Error as error:
             if not _discard_if_broken(engine, connection) or attempt == attempts:
-                raise
+                raise _as_sqlalchemy_error(engine, sql, params, error) from error
         finally:
             if not sqlite_db and not driver.closed:
                 driver.autocommit = False  # as SQLAlchemy's sessions expect their connections
@@ -190,6 +197,9 @@ def bare_transaction(factory: sessionmaker[Session]) -> Iterator[Callable[[str, 
                 cursor.execute("BEGIN IMMEDIATE")
             yield run
             connection.commit()
+        except engine.dialect.loaded_dbapi.Error as error:
+            _rollback(engine, connection)
+            raise _as_sqlalchemy_error(engine, None, None, error) from error
         except BaseException:
             _rollback(engine, connection)
             raise

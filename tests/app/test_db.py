@@ -10,6 +10,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from app import db
 from app.db import (
@@ -152,11 +153,26 @@ def test_a_clicks_write_is_all_or_nothing(empty_database_url):
                ("00000000-0000-0000-0000-000000000004", now, now))
     orphan = ("INSERT INTO quiz_answers (learner_id, chapter_slug, question_id, option_id, correct, answered_at)"
               " VALUES (?, 'c', 'q', 'o', ?, ?)", ("no-such-learner", True, now))
-    with pytest.raises(sessions.kw["bind"].dialect.loaded_dbapi.IntegrityError):
+    with pytest.raises(IntegrityError):  # SQLAlchemy's class, as the ORM raises, whichever driver
         write_rows(sessions, [learner, orphan])
     assert read_rows(sessions, "SELECT count(*) FROM learners", ()) == [(0,)]
     write_rows(sessions, [learner])  # the connection is usable again
     assert read_rows(sessions, "SELECT count(*) FROM learners", ()) == [(1,)]
+
+
+def test_a_bare_statements_driver_error_comes_as_sqlalchemys_class(empty_database_url):
+    # read_rows and bare_transaction run on the DBAPI connection: what they raise must be the family the ORM raises
+    # (callers catch SQLAlchemyError), with the driver's error kept as `orig`.
+    sessions = make_session_factory(create_db_engine(empty_database_url))  # not migrated: no tables
+    driver_error = sessions.kw["bind"].dialect.loaded_dbapi.Error
+    with pytest.raises(SQLAlchemyError) as read:
+        read_rows(sessions, "SELECT id FROM learners", ())
+    assert isinstance(read.value.orig, driver_error) and "learners" in str(read.value)
+    with pytest.raises(SQLAlchemyError) as write:
+        write_rows(sessions, [("UPDATE learners SET content_version = 1", ()), ("UPDATE learners SET id = id", ())])
+    assert isinstance(write.value.orig, driver_error)
+    migrate(empty_database_url)
+    assert read_rows(sessions, "SELECT count(*) FROM learners", ()) == [(0,)]  # the pool recovered
 
 
 def test_concurrent_quiz_answers_of_new_learners_are_all_kept_with_their_learners(empty_database_url):

@@ -137,3 +137,20 @@ def test_logging_in_as_another_account_acts_for_that_account_only(people, course
     assert first.log_in(email).status_code == 200  # the first browser signs in as the second account
     first.answer(chapter, chapter.meta.quiz[1], chapter.meta.quiz[1].options[0].id)
     assert _answered(first) == _answered(second) == 1  # the second account's answer, not the first's
+
+
+def test_the_page_header_renders_without_a_user_when_the_database_fails_its_read(tmp_path):
+    # The session's read is a bare DBAPI statement (accounts.session_user); a failing database raises the driver's
+    # own error there, which must still reach signed_in_user as SQLAlchemy's class, or an error page about the
+    # database would itself fail while rendering its header.
+    from types import SimpleNamespace
+
+    from starlette.requests import Request
+
+    from app.db import create_db_engine, make_session_factory
+    from app.identity import signed_in_user
+
+    unmigrated = make_session_factory(create_db_engine(f"sqlite:///{tmp_path / 'no-tables.db'}"))  # every read fails
+    request = Request({"type": "http", "app": SimpleNamespace(state=SimpleNamespace(sessions=unmigrated)),
+                       "session": {"user": 1, "nonce": "n", "version": 0}})
+    assert signed_in_user(request) is None
