@@ -69,13 +69,15 @@ async def _lifespan(app: FastAPI):
     settings = app.state.settings
     runner = make_runner(settings.runner, settings.ray_address)
     scheduler = Scheduler(settings, app.state.sessions, runner, app.state.run_command or training_command)
-    app.state.scheduler = scheduler if scheduler.start() else None
+    # This lifespan stops only the scheduler it started: a second lifespan of the same app (two test clients at
+    # once) finds the data dir's scheduler taken and must not stop it (it once lost it: it ticked on forever).
+    started = scheduler.start()
     await start_model_server(app)
     freeze_startup_objects()
     yield
     await stop_model_server(app)
-    if app.state.scheduler:
-        app.state.scheduler.stop()
+    if started:
+        scheduler.stop()
     app.state.visits.stop()
     if trimmer:
         trimmer.stop()

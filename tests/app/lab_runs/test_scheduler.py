@@ -158,3 +158,26 @@ def test_only_one_scheduler_runs_per_data_dir(lab_settings, lab_sessions):
         assert not second.start()
     finally:
         first.stop()
+
+
+def _schedulers_running() -> int:
+    import threading
+
+    return sum(thread.name == "lab-run-scheduler" and thread.is_alive() for thread in threading.enumerate())
+
+
+def test_an_app_served_to_two_clients_at_once_stops_its_scheduler_when_the_first_one_ends(lab_settings):
+    # The second lifespan of the same app finds the data dir's scheduler taken; it must not lose the running one,
+    # which then ticked on after the app ended (against a database gone by then: errors logged every tick).
+    from app.db import migrate
+    from app.main import create_app
+    from tests.clients import CourseClient
+
+    migrate(lab_settings.resolved_database_url)
+    app = create_app(lab_settings)
+    before = _schedulers_running()
+    with CourseClient(app):
+        with CourseClient(app):
+            pass
+        assert _schedulers_running() == before + 1  # the first client's lifespan still holds it
+    assert _schedulers_running() == before
