@@ -1,6 +1,6 @@
 """Compresses dynamic responses (pages, fragments, JSON) in the best encoding the client accepts: zstd,
-then brotli, then gzip; a body seen moments ago is not compressed again. Only a body sent in one piece is
-compressed; a streamed one (server-sent events, file downloads) passes through untouched and unbuffered,
+then brotli, then gzip; a body sent again moments later is kept compressed from its second sending. Only a body
+sent in one piece is compressed; a streamed one (server-sent events, file downloads) passes through untouched and unbuffered,
 and so does anything already encoded (the precompressed static files, a chapter page its handler finished
 in this client's encoding) or too small to gain.
 """
@@ -15,6 +15,8 @@ import brotli
 import zstandard
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.admission import Doorkeeper
 
 MIN_BYTES = 512  # below this the encoding's header costs about what it saves
 # Compressed bodies kept, in bytes: a chapter page is ~25 kB compressed and unique to its learner (it carries
@@ -58,13 +60,14 @@ class _RecentlyCompressed:
         self.max_bytes = max_bytes
         self.bytes = 0  # the compressed bodies' lengths
         self._cache: OrderedDict[tuple[str, bytes], bytes] = OrderedDict()
+        self._admission = Doorkeeper()  # a body sent once (a simulation at random parameters) is not kept
 
     def compress(self, encoding: str, body: bytes) -> bytes:
         key = (encoding, hashlib.blake2b(body, digest_size=16).digest())
         found = self._cache.get(key)
         if found is None:
             found = _ENCODERS[encoding](body)
-            if len(found) <= self.max_bytes:
+            if len(found) <= self.max_bytes and self._admission.seen_before(key):  # kept from its second sending
                 self._cache[key] = found
                 self.bytes += len(found)
                 while self.bytes > self.max_bytes:

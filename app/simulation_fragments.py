@@ -1,8 +1,9 @@
 """The slider fragment (`_sim_output.html`: the headline and the figure's JSON) served from memory: rendered and
 compressed once per simulation state and encoding, since a model's output is a pure function of its parameters.
 
-Only a state the shared run cache holds is kept here; a learner's own measurement drawn in, and lora-rank on the
-real ΔW (read from the data dir, which a rebuild changes), are rendered for each request as before.
+A state is kept here from the second time it is rendered (as in the shared run cache); a learner's own measurement
+drawn in, and lora-rank on the real ΔW (read from the data dir, which a rebuild changes), are rendered for each
+request as before.
 """
 
 from typing import Any
@@ -11,6 +12,7 @@ from fastapi import Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from app.admission import Doorkeeper
 from app.compression import MIN_BYTES, choose_encoding, compress
 from app.page_cache import PageCache
 from app.simulation_measured import is_real, simulation_for_request, split_reference
@@ -27,14 +29,19 @@ Body = tuple[bytes, str | None]  # the body and its Content-Encoding (None: sent
 
 class FragmentCache(PageCache):
     """Fragment bodies by (name, params, encoding), counted by their bytes, the least recently used evicted first;
-    a body larger than the whole budget is not kept."""
+    kept from the second time one is made (`app.admission`), and a body larger than the whole budget is not kept."""
 
     def __init__(self, max_bytes: int = CACHED_BYTES):
         super().__init__(max_bytes, sizeof=lambda body: len(body[0]))
+        self._admission = Doorkeeper()
 
     def put(self, key: Key, body: Body) -> None:
-        if len(body[0]) <= self.max_bytes:
+        if len(body[0]) <= self.max_bytes and self._admission.seen_before(key):
             super().put(key, body)
+
+    def clear(self) -> None:
+        super().clear()
+        self._admission = Doorkeeper()
 
 
 FRAGMENTS = FragmentCache()

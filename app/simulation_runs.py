@@ -1,7 +1,8 @@
 """Runs a simulation for the web layer: parse the query, simulate, build the figure and its JSON.
 
 Runs are cached per parameter set (Params are frozen dataclasses), so the default state every chapter
-page shows first is computed once, and a slider that returns to a value costs nothing. A run keeps its
+page shows first is computed once, and a state asked for a second time is kept (a slider that returns to a
+value costs nothing from then on; a state asked for once is not kept: `app.admission`). A run keeps its
 figure only as JSON (a Plotly spec as Python lists costs 2-4 times its JSON), and its API body once the API
 has asked for it, so serving it again is a dictionary lookup; the async handlers serve such hits on the event
 loop and send only new parameter sets to the thread pool. The cache is bounded by bytes, not entries: runs
@@ -22,6 +23,7 @@ import numpy as np
 from starlette.concurrency import run_in_threadpool
 
 import simulations
+from app.admission import Doorkeeper
 from app.errors import AppError
 from simulations import jsonable, result_dict
 from simulations.params import ParamError, params_schema, parse_params
@@ -98,6 +100,8 @@ class RunCache:
       least recent evicted first, so slider drags cannot push the defaults out nor grow the process.
     - Single flight: when many requests miss on the same state at once (a class opening a chapter
       together), one thread simulates and the others wait for its result instead of repeating it.
+    - A state is kept from its second miss on (`app.admission`): one asked for once (a slider passing through,
+      random parameters) is served and dropped, so it neither pushes out a state asked for again nor churns memory.
     """
 
     def __init__(self, max_bytes: int = CACHED_BYTES):
@@ -107,6 +111,7 @@ class RunCache:
         self._recent: OrderedDict[tuple[str, Any], SimulationRun] = OrderedDict()
         self._in_flight: dict[tuple[str, Any], Future] = {}
         self._lock = threading.Lock()
+        self._admission = Doorkeeper()
 
     def _cached(self, name: str, params: Any) -> SimulationRun | None:  # with the lock held
         default = self._defaults.get(name)
@@ -144,7 +149,7 @@ class RunCache:
         with self._lock:
             if params == run.module.Params():
                 self._defaults[name] = run
-            elif run.footprint <= self.max_bytes:
+            elif run.footprint <= self.max_bytes and self._admission.seen_before(key):
                 self._recent[key] = run
                 self.bytes += run.footprint
                 while self.bytes > self.max_bytes:
@@ -168,6 +173,7 @@ class RunCache:
             self._defaults.clear()
             self._recent.clear()
             self.bytes = 0
+            self._admission = Doorkeeper()
 
 
 RUNS = RunCache()

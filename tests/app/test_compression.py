@@ -2,6 +2,7 @@
 
 import asyncio
 import gc
+import gzip
 import random
 import tracemalloc
 
@@ -95,11 +96,24 @@ def test_a_body_seen_before_is_served_from_the_cache_and_a_changed_one_is_compre
 
     monkeypatch.setitem(compression._ENCODERS, "gzip", lambda body: calls.append(body) or b"z" + body[:8])
     recent = compression._RecentlyCompressed(max_bytes=18)  # two of the fake 9-byte bodies
-    assert recent.compress("gzip", b"page one" * 100) == recent.compress("gzip", b"page one" * 100)
-    recent.compress("gzip", b"page two" * 100)
-    recent.compress("gzip", b"page three" * 100)  # pushes page one out
-    recent.compress("gzip", b"page one" * 100)
-    assert [body[:10] for body in calls] == [b"page onepa", b"page twopa", b"page three", b"page onepa"]
+    one, two, three = b"page one" * 100, b"page two" * 100, b"page three" * 100
+    recent.compress("gzip", one)  # sent once: compressed, not kept
+    assert recent.compress("gzip", one) == recent.compress("gzip", one)  # kept from its second sending on
+    for body in (two, two, three, three):  # three's second sending pushes page one out
+        recent.compress("gzip", body)
+    recent.compress("gzip", one)
+    assert calls == [one, one, two, two, three, three, one]
+
+
+def test_a_body_sent_once_is_compressed_but_not_kept():
+    # Simulations at random parameters, each body new: keeping them replaced an entry on every request.
+    from app import compression
+
+    recent = compression._RecentlyCompressed(max_bytes=1_000_000)
+    rng = random.Random(3)
+    for _ in range(200):
+        assert gzip.decompress(recent.compress("gzip", rng.randbytes(5_000) * 2))  # sent, correctly encoded
+    assert recent.bytes == 0 and not recent._cache
 
 
 def test_the_cache_of_compressed_bodies_holds_at_most_its_bytes_however_many_pages_pass():
@@ -108,11 +122,15 @@ def test_the_cache_of_compressed_bodies_holds_at_most_its_bytes_however_many_pag
     recent = compression._RecentlyCompressed(max_bytes=200_000)
     rng = random.Random(7)
     for _ in range(300):  # ~30 kB pages that compress little, each unique like a page with its learner's token
-        recent.compress("zstd", rng.randbytes(30_000))
+        page = rng.randbytes(30_000)
+        recent.compress("zstd", page)
+        recent.compress("zstd", page)  # reloaded: kept from now on
     kept = list(recent._cache.values())
     assert recent.bytes == sum(len(body) for body in kept) <= 200_000
     assert len(kept) >= 5  # the newest pages are kept
-    recent.compress("zstd", rng.randbytes(300_000))  # bigger than the whole cache: sent, not kept
+    huge = rng.randbytes(300_000)
+    recent.compress("zstd", huge)
+    recent.compress("zstd", huge)  # bigger than the whole cache: sent, never kept
     assert recent.bytes <= 200_000
 
 
@@ -127,7 +145,8 @@ def test_the_cache_of_compressed_bodies_occupies_no_more_memory_than_its_budget(
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
-        for n in range(300):  # each page unique, like a page with its learner's token
+        for n in range(300):  # each page unique, like a page with its learner's token, and reloaded once
+            recent.compress(encoding, b"%d" % n + page)
             recent.compress(encoding, b"%d" % n + page)
         gc.collect()
         held = tracemalloc.get_traced_memory()[0] - before

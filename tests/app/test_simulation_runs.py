@@ -1,6 +1,6 @@
-"""The simulation run cache: defaults kept for good, other states evicted least-recent first, one
-simulation per state however many requests miss on it at once, a failure reaching every waiter, and the
-memory it holds bounded in bytes."""
+"""The simulation run cache: defaults kept for good, other states kept from their second request and evicted
+least-recent first, one simulation per state however many requests miss on it at once, a failure reaching every
+waiter, and the memory it holds bounded in bytes."""
 
 import asyncio
 import gc
@@ -53,20 +53,38 @@ def test_many_concurrent_misses_on_one_state_simulate_it_once(counted):
     assert runs[0].result.break_even_requests > 0
 
 
+def kept(cache: RunCache, name: str, params):
+    """Ask for a state twice, as a learner returning to it: from the second request on it is kept."""
+    cache.compute(name, params)
+    return cache.compute(name, params)
+
+
 def test_defaults_survive_any_number_of_other_states_and_the_least_recent_goes_first(counted):
     one_state = RunCache().compute(NAME, state(999)).footprint
     cache = RunCache(max_bytes=int(2.5 * one_state))  # room for two states like it
     cache.compute(NAME, DEFAULT)
-    cache.compute(NAME, state(1001))
-    cache.compute(NAME, state(1002))
+    kept(cache, NAME, state(1001))
+    kept(cache, NAME, state(1002))
     cache.get(NAME, state(1001))  # now the most recent
-    cache.compute(NAME, state(1003))  # evicts 1002, the least recently used
+    kept(cache, NAME, state(1003))  # evicts 1002, the least recently used
     assert cache.get(NAME, state(1002)) is None
     assert cache.get(NAME, state(1001)) is not None and cache.get(NAME, state(1003)) is not None
     for n in range(2000, 2010):
-        cache.compute(NAME, state(n))
+        kept(cache, NAME, state(n))
     assert cache.get(NAME, DEFAULT) is not None
     assert counted[DEFAULT] == 1
+
+
+def test_a_state_asked_for_once_is_served_but_not_kept_and_pushes_nothing_out(counted):
+    cache = RunCache()
+    cache.compute(NAME, DEFAULT)  # a default is kept at once
+    assert cache.get(NAME, DEFAULT) is not None
+    popular = kept(cache, NAME, state(5001))
+    for n in range(6000, 6300):  # random slider values: each new, each asked for once
+        assert cache.compute(NAME, state(n)).result.break_even_requests > 0
+    assert cache.get(NAME, state(5001)) is popular
+    assert len(cache._recent) <= 1 + 300 * 0.05  # the popular state and the filter's rare false positives
+    assert cache.compute(NAME, state(5001)) is popular and counted[state(5001)] == 2  # its third request: a hit
 
 
 def test_a_failure_reaches_every_waiter_and_the_next_request_tries_again(monkeypatch):
@@ -124,7 +142,7 @@ def test_the_cache_holds_at_most_its_bytes_of_runs_however_many_slider_states_pa
     try:
         before = tracemalloc.get_traced_memory()[0]
         for r in range(2, lora_rank.MAX_RANK + 1):
-            cache.compute("lora-rank", lora_rank.Params(r=r))
+            kept(cache, "lora-rank", lora_rank.Params(r=r))
         gc.collect()
         held = tracemalloc.get_traced_memory()[0] - before
     finally:
