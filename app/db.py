@@ -22,6 +22,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Each SQLite connection keeps its own page cache, 2 MB by SQLite's default, and fills it as the database grows
+# (every visit and quiz answer adds rows): in the soak the pool's caches grew from 1.1 to 4.7 MB over 14 minutes
+# and would go on to ~2 MB a pooled connection. The OS keeps the file's pages cached anyway; a page read from
+# there costs a system call (~1 µs). 512 KiB holds the hot index pages of a busy class (benchmarks/soak).
+SQLITE_CACHE_KIB = 512
 READ_ONLY = "course_read_only"  # execution option set by `reading()`
 # A pooled PostgreSQL connection idle longer than this is pinged before use (a server restart, a proxy's idle
 # timeout); one in steady use is not: pinging every checkout was a quarter of a quiz answer's round trips.
@@ -58,6 +63,7 @@ def create_db_engine(url: str) -> Engine:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")  # negative: KiB, not pages
         cursor.close()
 
     @event.listens_for(engine, "begin")

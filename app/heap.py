@@ -8,7 +8,8 @@ import ctypes
 import os
 import threading
 
-M_MMAP_THRESHOLD = -3  # mallopt's parameter numbers (malloc.h)
+M_TOP_PAD = -2  # mallopt's parameter numbers (malloc.h)
+M_MMAP_THRESHOLD = -3
 M_ARENA_MAX = -8
 # Lower than glibc's own starting value (128 KiB), and kept fixed: the caches' entries (finished pages ~22 KiB,
 # compressed bodies, simulation figures and bodies of 8-120 KiB) come and go in random sizes and fragmented the
@@ -16,7 +17,14 @@ M_ARENA_MAX = -8
 # 2.7 MB (benchmarks/soak/README.md). glibc maps a block only when no free hole fits it and the heap would have to
 # grow, so the threshold decides what the heap grows for; a mapping costs a syscall (~2 us). Chapter page A/B:
 # server CPU per view unchanged (benchmarks/chapter).
-MMAP_THRESHOLD_BYTES = 8 * 1024
+# At 8 KiB the heap still grew ~1 MB a minute in the soak's last third with its live bytes flat (holes between
+# the caches' 4-8 kB entries: quiz parts, compressed bodies); at 4 KiB, with no top pad (below), its extent stayed
+# within 1 MB over the last 6 minutes (benchmarks/soak/README.md). A block of 4 KiB is a page: mapping it wastes
+# at most one page beside it.
+MMAP_THRESHOLD_BYTES = 4 * 1024
+# glibc grows the heap by what a request needs plus this pad (128 KiB by default), and a block above the threshold
+# that fits in the pad is cut from it instead of being mapped: the heap's top crept up a pad at a time.
+TOP_PAD_BYTES = 0
 # glibc gives each thread that allocates while the others' arenas are busy an arena of its own, up to 8 a core:
 # the thread pool's ~10 threads held 11, each with its own free holes (measured in benchmarks/soak).
 ARENA_MAX = 2
@@ -35,15 +43,17 @@ def _glibc():
 
 
 def steady_heap() -> None:
-    """On glibc, serve blocks of 8 KiB and more (page bodies, JSON, NumPy arrays) from their own mappings
-    rather than grow the heap for them (a free hole that fits still serves one), given back to the OS when
-    freed. glibc's default raises that threshold each time such a block is freed
-    (up to 32 MB); larger blocks then come from the heap and leave holes in it that it keeps: 25-45 MB of
-    free heap, half the growth of RSS, in the soak benchmark (benchmarks/soak). And at most ARENA_MAX
-    arenas: the worker's threads share two heaps instead of one each. A value already set in
-    MALLOC_MMAP_THRESHOLD_ or MALLOC_ARENA_MAX wins; the environment carries ours to uvicorn's spawned workers."""
+    """On glibc, serve blocks of 4 KiB and more (page bodies, JSON, NumPy arrays, cached fragments) from their own
+    mappings rather than grow the heap for them (a free hole that fits still serves one), given back to the OS
+    when freed, and grow the heap by no more than a request needs. glibc's default raises the threshold each time
+    such a block is freed (up to 32 MB); larger blocks then come from the heap and leave holes in it that it
+    keeps: 25-45 MB of free heap, half the growth of RSS, in the soak benchmark (benchmarks/soak). And at most
+    ARENA_MAX arenas: the worker's threads share two heaps instead of one each. A value already set in
+    MALLOC_MMAP_THRESHOLD_, MALLOC_TOP_PAD_ or MALLOC_ARENA_MAX wins; the environment carries ours to uvicorn's
+    spawned workers."""
     libc = _glibc()
     for variable, parameter, value in (("MALLOC_MMAP_THRESHOLD_", M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES),
+                                       ("MALLOC_TOP_PAD_", M_TOP_PAD, TOP_PAD_BYTES),
                                        ("MALLOC_ARENA_MAX", M_ARENA_MAX, ARENA_MAX)):
         if variable in os.environ:
             continue

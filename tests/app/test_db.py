@@ -93,11 +93,13 @@ def test_a_reading_session_does_not_wait_for_a_writer_and_sees_the_last_commit(e
         assert reader.scalar(count) == 2
 
 
-def test_sqlite_connections_use_wal_and_a_busy_timeout(tmp_path):
+def test_sqlite_connections_use_wal_a_busy_timeout_and_a_bounded_page_cache(tmp_path):
     engine = create_db_engine(f"sqlite:///{tmp_path / 'x.db'}")
     with engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+        # SQLite's default is -2000 (2 MB a connection, filled as the database grows)
+        assert connection.exec_driver_sql("PRAGMA cache_size").scalar() == -db.SQLITE_CACHE_KIB == -512
 
 
 def _terminate_other_connections(url: str) -> int:

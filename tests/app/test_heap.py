@@ -11,9 +11,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-HEAP_CHECK = """
+# glibc's malloc statistics and allocator, by ctypes, in the checks' fresh interpreters.
+MALLINFO = """
 import ctypes
-from app.heap import steady_heap
+from app.heap import M_MMAP_THRESHOLD, steady_heap
 
 class MallInfo2(ctypes.Structure):
     _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
@@ -23,6 +24,9 @@ libc = ctypes.CDLL("libc.so.6")
 libc.mallinfo2.restype = MallInfo2
 libc.malloc.restype = ctypes.c_void_p
 libc.free.argtypes = [ctypes.c_void_p]
+"""
+
+HEAP_CHECK = MALLINFO + """
 if STEADY:
     steady_heap()
 libc.free(libc.malloc(4_000_000))  # freeing a mapped 4 MB block: glibc's default now raises its threshold
@@ -58,6 +62,22 @@ print(round(freed - rss_mb(), 1))
 """
 
 
+# Small blocks grow the heap and a 6 kB block (a quiz part, a compressed body) comes after each few: with glibc's
+# 128 KiB top pad, each growth leaves room the 6 kB blocks are cut from, so the heap's top creeps up with them.
+PAD_CHECK = MALLINFO + """
+if STEADY:
+    steady_heap()
+else:
+    libc.mallopt(M_MMAP_THRESHOLD, 4096)  # the same threshold, glibc's pad
+before = libc.mallinfo2().hblkhd
+blocks = []
+for _ in range(4000):
+    blocks += [libc.malloc(1000) for _ in range(4)]
+    blocks.append(libc.malloc(6000))
+print(libc.mallinfo2().hblkhd - before >= 0.8 * 4000 * 8192)  # most 6 kB blocks mapped (8 KiB each)?
+"""
+
+
 def _run(script: str) -> str:
     env = {key: value for key, value in os.environ.items() if not key.startswith("MALLOC_")}
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60,
@@ -66,12 +86,18 @@ def _run(script: str) -> str:
     return done.stdout.strip()
 
 
-# 12 kB: a finished page or a compressed body, which fragmented the heap below the old 32 kB threshold.
-@pytest.mark.parametrize("size", [1_000_000, 12_000])
+# 12 kB: a finished page or a compressed body, which fragmented the heap below the old 32 kB threshold; 5 kB: a
+# quiz part, which did below the old 8 kB one.
+@pytest.mark.parametrize("size", [1_000_000, 12_000, 5_000])
 @pytest.mark.parametrize("steady", [True, False])
 def test_course_serve_keeps_large_blocks_out_of_the_heap_so_freeing_them_gives_memory_back(steady, size):
     script = HEAP_CHECK.replace("STEADY", str(steady)).replace("SIZE", str(size))
     assert _run(script) == str(steady)  # glibc's default keeps it in the heap
+
+
+@pytest.mark.parametrize("steady", [True, False])
+def test_course_serve_grows_the_heap_by_no_more_than_it_needs_so_blocks_over_the_threshold_get_mappings(steady):
+    assert _run(PAD_CHECK.replace("STEADY", str(steady))) == str(steady)
 
 
 def test_the_trimmer_gives_free_pages_between_live_blocks_back_to_the_os_within_its_interval():
