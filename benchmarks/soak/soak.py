@@ -17,7 +17,11 @@ loaded machine fewer requests are served a minute, and what grows follows them),
 5 minutes (the last minute's median minus that of the minute 5 minutes before it: a few samples caught in a
 burst of large temporaries, +15-20 MB for 5 s, do not count; a steady creep does), under FLAT_RISE_5_MIN_MB.
 
-Usage: .venv/bin/python benchmarks/soak/soak.py [--duration 600] [--users 6] [--think-ms 50]
+The run lasts 15 minutes by default: with admission (app.admission) the shared caches fill with the states asked
+for twice, which takes the soak's first 5-6 minutes, and bar 3 of a 10-minute run would compare minute 9-10 with
+that filling (README.md); a leak has 5 more minutes to show.
+
+Usage: .venv/bin/python benchmarks/soak/soak.py [--duration 900] [--users 6] [--think-ms 50]
 The committed results.json says what duration it was run for; README.md beside it explains the RSS curve,
 and heap_probe/ splits RSS into live and free heap while a soak runs.
 """
@@ -251,7 +255,7 @@ async def soak(base: str, pid: int, users: int, duration: float, think_s: float)
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--duration", type=float, default=600, help="measured seconds (default 600: 10 minutes)")
+    parser.add_argument("--duration", type=float, default=900, help="measured seconds (default 900: 15 minutes)")
     parser.add_argument("--users", type=int, default=6, help="concurrent visitors (default 6)")
     parser.add_argument("--think-ms", type=float, default=50, help="mean pause between a visitor's requests")
     parser.add_argument("--server-log", type=Path, help="append the server's output here (default: dropped)")

@@ -51,7 +51,9 @@ if os.environ.get("SOAK_HEAP_LOG") and "serve" in sys.argv:
         return fields
 
     def _pymalloc() -> str:
-        """Python's small-object allocator: arenas (1 MiB each) and the bytes in blocks they hand out."""
+        """Python's small-object allocator: arenas (1 MiB each) and the bytes in blocks they hand out. With
+        SOAK_HEAP_PYMALLOC_DIR set, the whole report (pools and blocks per size class) is kept there too, one file
+        a sample (`tNNNNs.txt`): a size class whose pools grow while its blocks do not is fragmentation."""
         import tempfile
 
         with tempfile.TemporaryFile("w+") as dump:
@@ -63,8 +65,13 @@ if os.environ.get("SOAK_HEAP_LOG") and "serve" in sys.argv:
                 os.dup2(saved, 2)
                 os.close(saved)
             dump.seek(0)
-            stats = {line.split("=")[0].strip(): line.split("=")[-1].strip().replace(",", "") for line in dump
-                     if "=" in line}
+            report = dump.read()
+        if os.environ.get("SOAK_HEAP_PYMALLOC_DIR"):
+            seconds = time.monotonic() - _STARTED
+            with open(os.path.join(os.environ["SOAK_HEAP_PYMALLOC_DIR"], f"t{seconds:04.0f}s.txt"), "w") as out:
+                out.write(report)
+        stats = {line.split("=")[0].strip(): line.split("=")[-1].strip().replace(",", "") for line in
+                 report.splitlines() if "=" in line}
         arenas = int(stats.get("# arenas allocated current", 0))
         return f"pyarenas={arenas}({int(stats.get('# bytes in allocated blocks', 0)) / 2**20:.1f}MB used)"
 
