@@ -72,12 +72,15 @@ async def _lifespan(app: FastAPI):
     # This lifespan stops only the scheduler it started: a second lifespan of the same app (two test clients at
     # once) finds the data dir's scheduler taken and must not stop it (it once lost it: it ticked on forever).
     started = scheduler.start()
+    if started:
+        app.state.scheduler = scheduler  # /healthz says whether this worker runs it
     await start_model_server(app)
     freeze_startup_objects()
     yield
     await stop_model_server(app)
     if started:
         scheduler.stop()
+        app.state.scheduler = None
     app.state.visits.stop()
     if trimmer:
         trimmer.stop()

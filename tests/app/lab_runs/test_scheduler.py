@@ -176,8 +176,9 @@ def test_an_app_served_to_two_clients_at_once_stops_its_scheduler_when_the_first
     migrate(lab_settings.resolved_database_url)
     app = create_app(lab_settings)
     before = _schedulers_running()
-    with CourseClient(app):
-        with CourseClient(app):
-            pass
+    with CourseClient(app) as first:
+        with CourseClient(app) as second:
+            assert second.get("/healthz").json()["worker"]["runs_lab_scheduler"]  # the first one's, still known
         assert _schedulers_running() == before + 1  # the first client's lifespan still holds it
+        assert first.get("/healthz").json()["worker"]["runs_lab_scheduler"]
     assert _schedulers_running() == before
