@@ -52,6 +52,14 @@ class Doorkeeper:
                 value = (value >> self._shift) | ((value << (64 - self._shift)) & 0xFFFF_FFFF_FFFF_FFFF)
             self.offers += 1
             if self.offers >= self.reset_after:
-                self._bits[:] = bytes(len(self._bits))
-                self.offers = 0
+                self._forget()
             return seen
+
+    def clear(self) -> None:
+        """Forget every key (a cache that is cleared starts its admission afresh)."""
+        with self._lock:
+            self._forget()
+
+    def _forget(self) -> None:  # with the lock held
+        self._bits[:] = bytes(len(self._bits))
+        self.offers = 0

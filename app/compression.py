@@ -1,8 +1,8 @@
 """Compresses dynamic responses (pages, fragments, JSON) in the best encoding the client accepts: zstd,
 then brotli, then gzip; a body sent again moments later is kept compressed from its second sending. Only a body
-sent in one piece is compressed; a streamed one (server-sent events, file downloads) passes through untouched and unbuffered,
-and so does anything already encoded (the precompressed static files, a chapter page its handler finished
-in this client's encoding) or too small to gain.
+sent in one piece is compressed; a streamed one (server-sent events, file downloads) passes through untouched
+and unbuffered, and so does anything already encoded (the precompressed static files, a chapter page its
+handler finished in this client's encoding) or too small to gain.
 """
 
 import gzip

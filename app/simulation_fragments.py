@@ -41,7 +41,7 @@ class FragmentCache(PageCache):
 
     def clear(self) -> None:
         super().clear()
-        self._admission = Doorkeeper()
+        self._admission.clear()
 
 
 FRAGMENTS = FragmentCache()

@@ -173,7 +173,7 @@ class RunCache:
             self._defaults.clear()
             self._recent.clear()
             self.bytes = 0
-            self._admission = Doorkeeper()
+            self._admission.clear()
 
 
 RUNS = RunCache()
